@@ -1,0 +1,5 @@
+"""`python -m pointdiff` runs the CLI."""
+
+from pointdiff.cli.app import main
+
+main()

@@ -1,0 +1,31 @@
+"""Options and helpers every command shares, so they read the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pointdiff.workspace import Workspace, find_workspace
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="Project folder (default: $POINTDIFF_WORKSPACE, pointdiff.yaml's 'workspace', else ./pointdiff-work).", show_default=False
+)
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of settings for this command; flags override it.", exists=False)
+DeviceOpt = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto = cuda if available, else cpu).")
+SeedOpt = typer.Option(None, "--seed", help="Random seed: same seed, same output.")
+
+
+def workspace(path: Optional[Path]) -> Workspace:
+    """The workspace for a command's ``--workspace`` value."""
+    return find_workspace(path)
+
+
+def resolve_device(name: str | None) -> str:
+    """Turn ``auto``/None into a concrete torch device string."""
+    import torch
+
+    if name in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name

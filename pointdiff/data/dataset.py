@@ -1,0 +1,268 @@
+"""The on-disk dataset: a folder a person can open, streamed from disk at any size.
+
+Layout (format version 1)::
+
+    DATASET/
+      dataset.json       format version, counts, how it was made (threshold, source, ...)
+      manifest.jsonl     one sample per line: id, source, sha256, width, height, ink_count,
+                         caption, labels  (plus anything a source adds)
+      ink_xy.npy         uint16 [total_ink, 2]: (col, row) of EVERY ink pixel of every image
+      ink_offsets.npy    int64 [N + 1]: sample i owns ink_xy[offsets[i]:offsets[i+1]]
+      rejected.jsonl     inputs that were not taken, each with its reason
+      captions.jsonl     written by `caption`:   {"id", "text", ...}; the last row per id wins
+      summaries.jsonl    written by `summarize`: {"id", "text", ...}; the last row per id wins
+      embeddings.safetensors   written by `embed`
+      images/            the built-in source writes its PNGs here
+      contact_sheet.png  a quick look at sampled clouds
+
+All ink pixels are kept, not one frozen draw, so training draws a fresh set of points
+each time it uses an image (the reference's data augmentation). ``.npy`` files open
+memory-mapped (never pickled), so a 100k-image dataset is read lazily.
+
+The text of a sample (what `embed` encodes) is, in order of preference: its summary, its
+generated caption, the caption that came with the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pointdiff.data.images import HALF_EXTENT
+from pointdiff.errors import PointdiffError
+from pointdiff.store import atomic_path, read_json, read_jsonl, write_json, write_jsonl
+
+FORMAT_VERSION = 1
+INFO_FILE = "dataset.json"
+MANIFEST_FILE = "manifest.jsonl"
+INK_XY_FILE = "ink_xy.npy"
+INK_OFFSETS_FILE = "ink_offsets.npy"
+REJECTED_FILE = "rejected.jsonl"
+CAPTIONS_FILE = "captions.jsonl"
+SUMMARIES_FILE = "summaries.jsonl"
+EMBEDDINGS_FILE = "embeddings.safetensors"
+IMAGES_DIR = "images"
+CONTACT_SHEET_FILE = "contact_sheet.png"
+
+
+@dataclass
+class Record:
+    """One sample of the manifest."""
+
+    id: str
+    source: str  # path of the image it came from (relative to the ingest source when possible)
+    sha256: str
+    width: int
+    height: int
+    ink_count: int
+    caption: str | None = None  # the caption that came with the image, if any
+    labels: dict[str, Any] = field(default_factory=dict)  # true labels, when a source knows them
+    extra: dict[str, Any] = field(default_factory=dict)  # anything else a source wants to keep
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest row (``extra`` is flattened into it)."""
+        row = asdict(self)
+        row.update(row.pop("extra"))
+        return row
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> "Record":
+        """Parse a manifest row; unknown keys go to ``extra``."""
+        known = {"id", "source", "sha256", "width", "height", "ink_count", "caption", "labels"}
+        return cls(**{k: v for k, v in row.items() if k in known}, extra={k: v for k, v in row.items() if k not in known})
+
+
+@dataclass
+class Rejection:
+    """An input that was not taken, and why."""
+
+    source: str
+    reason: str
+
+
+class DatasetWriter:
+    """Streams samples to disk; :meth:`close` publishes them atomically.
+
+    Ink coordinates go to a temporary raw file as they come (so memory stays flat for
+    100k images) and become ``ink_xy.npy`` at the end; the manifest is written last, so
+    a dataset folder with a manifest is always complete.
+    """
+
+    def __init__(self, root: str | Path, info: dict[str, Any] | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.info = dict(info or {})
+        self.records: list[Record] = []
+        self.rejections: list[Rejection] = []
+        self._offsets = [0]
+        fd, tmp = tempfile.mkstemp(prefix=".ink_xy.", suffix=".raw", dir=self.root)
+        self._raw_path = Path(tmp)
+        self._raw = os.fdopen(fd, "wb")
+
+    def add(self, record: Record, pixels: np.ndarray) -> None:
+        """Add one sample with its ink pixels (uint16 [K, 2], col and row)."""
+        if pixels.ndim != 2 or pixels.shape[1] != 2 or len(pixels) == 0:
+            raise ValueError(f"{record.id}: expected a non-empty [K, 2] pixel array, got {pixels.shape}")
+        record.ink_count = int(len(pixels))
+        self._raw.write(np.ascontiguousarray(pixels, dtype=np.uint16).tobytes())
+        self._offsets.append(self._offsets[-1] + len(pixels))
+        self.records.append(record)
+
+    def reject(self, source: str, reason: str) -> None:
+        """Record an input that was not taken."""
+        self.rejections.append(Rejection(source, reason))
+
+    def close(self) -> None:
+        """Write the arrays, manifest, rejections and info; remove the temporary file."""
+        self._raw.close()
+        try:
+            total = self._offsets[-1]
+            raw = np.memmap(self._raw_path, dtype=np.uint16, mode="r", shape=(total, 2)) if total else np.zeros((0, 2), np.uint16)
+            with atomic_path(self.root / INK_XY_FILE) as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint16, shape=(total, 2))
+                chunk = 1 << 22
+                for a in range(0, total, chunk):
+                    out[a : a + chunk] = raw[a : a + chunk]
+                out.flush()
+                del out
+            del raw
+            with atomic_path(self.root / INK_OFFSETS_FILE) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.asarray(self._offsets, dtype=np.int64))
+            write_jsonl(self.root / REJECTED_FILE, (asdict(r) for r in self.rejections))
+            write_json(self.root / INFO_FILE, {"format_version": FORMAT_VERSION, "num_samples": len(self.records), "total_ink": total, **self.info})
+            write_jsonl(self.root / MANIFEST_FILE, (r.to_json() for r in self.records))
+        finally:
+            self._raw_path.unlink(missing_ok=True)
+
+
+def _last_text_per_id(path: Path) -> dict[str, str]:
+    return {row["id"]: row["text"] for row in read_jsonl(path) if row.get("text")}
+
+
+class Dataset:
+    """A dataset folder, read lazily (arrays are memory-mapped)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        manifest = self.root / MANIFEST_FILE
+        if not manifest.exists():
+            raise PointdiffError(f"no dataset at {self.root} (missing {MANIFEST_FILE}); create one with `pointdiff ingest`")
+        self.info: dict[str, Any] = read_json(self.root / INFO_FILE) if (self.root / INFO_FILE).exists() else {}
+        version = self.info.get("format_version", FORMAT_VERSION)
+        if version > FORMAT_VERSION:
+            raise PointdiffError(f"{self.root}: dataset format {version} is newer than this pointdiff ({FORMAT_VERSION}); upgrade pointdiff")
+        self.records = [Record.from_json(r) for r in read_jsonl(manifest)]
+        self.offsets = np.load(self.root / INK_OFFSETS_FILE, allow_pickle=False)
+        self.ink_xy = np.load(self.root / INK_XY_FILE, mmap_mode="r", allow_pickle=False)
+        if len(self.offsets) != len(self.records) + 1:
+            raise PointdiffError(f"{self.root}: manifest has {len(self.records)} samples but ink offsets describe {len(self.offsets) - 1}")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def ids(self) -> list[str]:
+        """Sample ids in order."""
+        return [r.id for r in self.records]
+
+    def pixels(self, i: int) -> np.ndarray:
+        """All ink pixels (col, row) of sample ``i``, uint16 [K, 2]."""
+        return np.asarray(self.ink_xy[self.offsets[i] : self.offsets[i + 1]])
+
+    def captions(self) -> dict[str, str]:
+        """Generated long captions by id (from ``captions.jsonl``)."""
+        return _last_text_per_id(self.root / CAPTIONS_FILE)
+
+    def summaries(self) -> dict[str, str]:
+        """Short summaries by id (from ``summaries.jsonl``)."""
+        return _last_text_per_id(self.root / SUMMARIES_FILE)
+
+    def texts(self) -> list[tuple[str | None, str]]:
+        """Per sample, ``(text, where_from)``: summary > generated caption > original caption.
+
+        ``where_from`` is ``"summary"``, ``"caption"``, ``"source"`` or ``"none"``.
+        """
+        summaries, captions = self.summaries(), self.captions()
+        out: list[tuple[str | None, str]] = []
+        for r in self.records:
+            if r.id in summaries:
+                out.append((summaries[r.id], "summary"))
+            elif r.id in captions:
+                out.append((captions[r.id], "caption"))
+            elif r.caption:
+                out.append((r.caption, "source"))
+            else:
+                out.append((None, "none"))
+        return out
+
+    def fingerprint(self) -> str:
+        """A short hash of the samples (manifest and ink layout): what a model was trained on."""
+        h = hashlib.sha256()
+        h.update((self.root / MANIFEST_FILE).read_bytes())
+        h.update(self.offsets.tobytes())
+        return h.hexdigest()[:16]
+
+
+class PointSampler:
+    """Draws fresh point clouds from every ink pixel of a set of pictures.
+
+    Holds all ink points as float32 [total, 2] in [-3, 3] (pixel centres) with per-sample
+    offsets; ``jitter`` spreads each draw uniformly over its pixel (dequantisation), so the
+    model learns a density rather than a grid.
+    """
+
+    def __init__(self, points: torch.Tensor, offsets: torch.Tensor, pixel_half: torch.Tensor):
+        self.points = points.float()
+        self.offsets = offsets.long()
+        self.counts = self.offsets[1:] - self.offsets[:-1]
+        self.pixel_half = pixel_half.float()  # half a pixel in point units, per sample (0: no jitter)
+        if (self.counts <= 0).any():
+            raise PointdiffError("a sample has no points")
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> "PointSampler":
+        """All ink points of ``ds``, converted once to [-3, 3] (8 bytes per ink pixel in RAM)."""
+        xy = torch.from_numpy(np.asarray(ds.ink_xy, dtype=np.float32))
+        offsets = torch.from_numpy(ds.offsets.astype(np.int64))
+        counts = offsets[1:] - offsets[:-1]
+        size = torch.tensor([[r.width, r.height] for r in ds.records], dtype=torch.float32).reshape(-1, 2)
+        scale = 2 * HALF_EXTENT / size.max(dim=1).values  # point units per pixel, per sample
+        per_point = torch.repeat_interleave(torch.arange(len(ds)), counts)
+        s = scale[per_point]
+        x = (xy[:, 0] + 0.5 - size[per_point, 0] / 2) * s
+        y = (size[per_point, 1] / 2 - xy[:, 1] - 0.5) * s
+        return cls(torch.stack([x, y], dim=1), offsets, scale / 2)
+
+    @classmethod
+    def from_clouds(cls, clouds: torch.Tensor) -> "PointSampler":
+        """Fixed clouds [N, P, 2] already in [-3, 3] (the reference's ``.pt`` data): draws resample them."""
+        n, p, _ = clouds.shape
+        return cls(clouds.reshape(-1, 2), torch.arange(n + 1) * p, torch.zeros(n))
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def sample(self, indices: torch.Tensor, num_points: int, generator: torch.Generator | None = None, jitter: bool = False) -> torch.Tensor:
+        """Draw ``num_points`` points with replacement from each sample in ``indices``: [B, P, 2]."""
+        indices = indices.long()
+        u = torch.rand(len(indices), num_points, generator=generator)
+        local = (u * self.counts[indices, None]).long().clamp_max_(self.counts[indices, None] - 1)
+        pts = self.points[self.offsets[indices, None] + local]
+        if jitter:
+            half = self.pixel_half[indices, None, None]
+            pts = pts + (torch.rand(pts.shape, generator=generator) * 2 - 1) * half
+        return pts
+
+    def sample_all(self, num_points: int, seed: int = 0, jitter: bool = False) -> torch.Tensor:
+        """One deterministic draw for every sample: [N, P, 2] (evaluation reference clouds)."""
+        g = torch.Generator().manual_seed(seed)
+        return self.sample(torch.arange(len(self)), num_points, g, jitter)
+

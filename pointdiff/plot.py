@@ -1,0 +1,95 @@
+"""Every picture pointdiff draws: point clouds, grids of them, curves, histograms.
+
+Uses matplotlib's Agg backend (no screen needed) and writes PNGs atomically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pointdiff.data.images import HALF_EXTENT  # noqa: E402
+from pointdiff.store import atomic_path  # noqa: E402
+
+
+def _draw_cloud(ax: "plt.Axes", points: np.ndarray, title: str | None, size: float) -> None:
+    ax.scatter(points[:, 0], points[:, 1], s=size, c="black", marker=".", linewidths=0)
+    lim = HALF_EXTENT * 1.05
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=7, wrap=True)
+
+
+def save_cloud_grid(
+    path: str | Path,
+    clouds: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    ncols: int | None = None,
+    panel_inches: float = 2.0,
+    point_size: float = 2.0,
+    suptitle: str | None = None,
+) -> Path:
+    """Plot clouds ([P, 2] arrays in [-3, 3], y up) in a grid and save a PNG."""
+    n = len(clouds)
+    ncols = ncols or min(n, math.ceil(math.sqrt(n)))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols, panel_inches * nrows + (0.3 if suptitle else 0)), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k < n:
+            _draw_cloud(ax, np.asarray(clouds[k]), titles[k] if titles else None, point_size)
+        else:
+            ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_curve(path: str | Path, xs: Sequence[float], ys: Sequence[float], xlabel: str, ylabel: str, title: str | None = None, smooth: int = 0, logy: bool = False) -> Path:
+    """A line plot (e.g. the loss curve); ``smooth`` > 1 adds a moving average."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(xs, ys, lw=0.6, alpha=0.5 if smooth > 1 else 1.0, label="raw" if smooth > 1 else None)
+    if smooth > 1 and len(ys) >= smooth:
+        k = np.ones(smooth) / smooth
+        ax.plot(np.asarray(xs)[smooth - 1 :], np.convolve(ys, k, mode="valid"), lw=1.5, label=f"mean of {smooth}")
+        ax.legend()
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_histogram(path: str | Path, values: np.ndarray, xlabel: str, title: str | None = None, bins: int = 50) -> Path:
+    """A histogram of ``values``."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(np.asarray(values).ravel(), bins=bins, color="steelblue")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: "plt.Figure", path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path

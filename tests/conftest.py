@@ -1,0 +1,54 @@
+"""Shared fixtures: small datasets built in a temp dir, in well under a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pointdiff.data.dataset import Dataset, DatasetWriter, Record
+
+
+def _ring(cx: float, cy: float, r: float, size: int = 64) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    d = np.hypot(xx - cx, yy - cy)
+    rows, cols = np.nonzero(np.abs(d - r) < 1.5)
+    return np.stack([cols, rows], 1).astype(np.uint16)
+
+
+def _bar(horizontal: bool, size: int = 64) -> np.ndarray:
+    img = np.zeros((size, size), bool)
+    if horizontal:
+        img[size // 2 - 2 : size // 2 + 2, 8:-8] = True
+    else:
+        img[8:-8, size // 2 - 2 : size // 2 + 2] = True
+    rows, cols = np.nonzero(img)
+    return np.stack([cols, rows], 1).astype(np.uint16)
+
+
+SHAPES = {
+    "a small ring on the left": lambda: _ring(20, 32, 10),
+    "a big ring in the middle": lambda: _ring(32, 32, 24),
+    "a horizontal bar": lambda: _bar(True),
+    "a vertical bar": lambda: _bar(False),
+}
+
+
+def make_shapes_dataset(root: Path, copies: int = 2) -> Dataset:
+    """A tiny captioned dataset of 4 simple shapes (64x64), ``copies`` samples each."""
+    w = DatasetWriter(root, {"source": "test:shapes"})
+    k = 0
+    for _ in range(copies):
+        for caption, make in SHAPES.items():
+            px = make()
+            w.add(Record(id=f"shape-{k:03d}", source=f"shape-{k:03d}.png", sha256=f"{k:064x}", width=64, height=64, ink_count=0, caption=caption, labels={"shape": caption}), px)
+            k += 1
+    w.close()
+    return Dataset(root)
+
+
+@pytest.fixture
+def shapes_dataset(tmp_path: Path) -> Dataset:
+    """4 shapes x 2 copies, captioned, in a temp dataset folder."""
+    return make_shapes_dataset(tmp_path / "shapes")
