@@ -42,9 +42,10 @@ def _root(
 
 
 def _register_all() -> None:
-    from pointdiff.cli import ingest
+    from pointdiff.cli import caption, embed, generate, ingest, summarize, train
+    from pointdiff.cli import eval as eval_cmd, inspect
 
-    for module in (ingest,):
+    for module in (ingest, caption, summarize, embed, train, generate, inspect, eval_cmd):
         module.register(app)
 
 

@@ -1,0 +1,237 @@
+"""Training runs on disk: self-describing checkpoints that rebuild a model without train.py.
+
+Layout of a run folder::
+
+    RUN/
+      meta.json                      copy of the newest checkpoint's meta (a quick look)
+      loss.png                       the loss curve
+      checkpoints/step-0001000/
+        meta.json                    architecture, full config, encoder (id, dim, hash), step,
+                                     data fingerprint, parameter count, timing, sampling defaults
+        model.safetensors            the trained weights
+        ema.safetensors              their exponential moving average (what generate uses)
+        state.pt                     optimizer, RNG state, loss history: for an exact --resume
+                                     (tensors and plain containers only: loads with weights_only=True)
+
+Each checkpoint folder is written under a temporary name and renamed into place, so a
+killed run leaves whole checkpoints only. The newest ``keep`` are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pointdiff import __version__
+from pointdiff.config import apply, to_dict
+from pointdiff.errors import PointdiffError
+from pointdiff.flow.model import VelocityModel, build_model
+from pointdiff.store import load_tensors, read_json, save_tensors, write_json
+from pointdiff.text.embeddings import EncoderInfo
+
+CHECKPOINTS_DIR = "checkpoints"
+META_FILE = "meta.json"
+MODEL_FILE = "model.safetensors"
+EMA_FILE = "ema.safetensors"
+STATE_FILE = "state.pt"
+LOSS_PLOT = "loss.png"
+FORMAT_VERSION = 1
+
+
+def checkpoint_dir(run_dir: Path, step: int) -> Path:
+    """``RUN/checkpoints/step-NNNNNNN``."""
+    return Path(run_dir) / CHECKPOINTS_DIR / f"step-{step:07d}"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """A run's complete checkpoints, oldest first."""
+    root = Path(run_dir) / CHECKPOINTS_DIR
+    if not root.is_dir():
+        return []
+    found = [p for p in root.glob("step-*") if p.is_dir() and (p / META_FILE).exists()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder's newest checkpoint."""
+    path = Path(path)
+    if (path / META_FILE).exists() and (path / MODEL_FILE).exists():
+        return path
+    found = list_checkpoints(path)
+    if found:
+        return found[-1]
+    if not path.exists():
+        raise PointdiffError(f"no such run or checkpoint: {path}")
+    raise PointdiffError(f"{path} holds no checkpoint (expected {CHECKPOINTS_DIR}/step-*/{META_FILE}); train one with `pointdiff train`")
+
+
+def build_meta(trainer: Any) -> dict[str, Any]:
+    """The readable description of a trainer's current state (meta.json)."""
+    cfg, data, model = trainer.cfg, trainer.data, trainer.model
+    points = cfg.clouds_per_step * cfg.points_per_cloud
+    rate = trainer.step_rate()
+    return {
+        "format_version": FORMAT_VERSION,
+        "pointdiff_version": __version__,
+        "arch": model.arch,
+        "arch_config": model.arch_config(),
+        "num_params": model.num_params(),
+        "weights": "ema" if trainer.ema is not None else "model",
+        "step": trainer.step,
+        "loss": trainer.last_loss,
+        "config": to_dict(cfg),
+        "encoder": data.encoder.to_dict(),
+        "data": {"source": data.source, "fingerprint": data.fingerprint, "num_samples": len(data.cond)},
+        "sampling": {"solver": cfg.sample_solver, "steps": cfg.sample_steps, "guidance": cfg.sample_guidance, "noise_std": cfg.noise_std},
+        "timing": {
+            "train_seconds": round(trainer.elapsed, 3),
+            "steps_per_s": round(rate, 3),
+            "points_per_s": round(rate * points, 1),
+            "device": str(trainer.device),
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
+        },
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "torch_version": torch.__version__,
+    }
+
+
+def save_checkpoint(run_dir: str | Path, trainer: Any) -> Path:
+    """Write the trainer's state as ``RUN/checkpoints/step-N`` (atomically) and ``RUN/meta.json``."""
+    run_dir = Path(run_dir)
+    final = checkpoint_dir(run_dir, trainer.step)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    meta = build_meta(trainer)
+    arch = {"arch": meta["arch"], "arch_config": str(meta["arch_config"])}
+    save_tensors(tmp / MODEL_FILE, trainer.model.state_dict(), arch)
+    if trainer.ema is not None:
+        save_tensors(tmp / EMA_FILE, trainer.ema.state_dict(), arch)
+    with open(tmp / STATE_FILE, "wb") as f:
+        torch.save(trainer.state_dict(), f)
+    write_json(tmp / META_FILE, meta)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    write_json(run_dir / META_FILE, meta)
+    return final
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints (0 keeps all)."""
+    if keep <= 0:
+        return
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class Checkpointer:
+    """A training callback: save every ``every`` steps, keep the newest ``keep``."""
+
+    def __init__(self, run_dir: Path, every: int, keep: int):
+        self.run_dir, self.every, self.keep = Path(run_dir), every, keep
+        self.last_saved: tuple[int, Path] | None = None
+
+    def __call__(self, trainer: Any) -> None:
+        if trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def save(self, trainer: Any) -> Path:
+        """Save now (unless this step is already saved) and prune."""
+        if self.last_saved is not None and self.last_saved[0] == trainer.step:
+            return self.last_saved[1]
+        path = save_checkpoint(self.run_dir, trainer)
+        self.last_saved = (trainer.step, path)
+        prune_checkpoints(self.run_dir, self.keep)
+        self.plot_losses(trainer)
+        return path
+
+    def plot_losses(self, trainer: Any) -> Path | None:
+        """``RUN/loss.png``: the per-step loss and its moving average."""
+        if not trainer.losses:
+            return None
+        from pointdiff.plot import save_curve
+
+        n = len(trainer.losses)
+        return save_curve(self.run_dir / LOSS_PLOT, list(range(1, n + 1)), trainer.losses, "step", "flow-matching loss (MSE)", title=f"{self.run_dir.name}: loss", smooth=max(1, min(200, n // 20)))
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The meta.json of a checkpoint (or of a run's newest checkpoint)."""
+    return read_json(resolve_checkpoint(path) / META_FILE)
+
+
+def restore_trainer(trainer: Any, path: str | Path) -> Path:
+    """Load a checkpoint's full state into ``trainer`` for an exact continuation.
+
+    Raises:
+        PointdiffError: the checkpoint was made with another architecture, encoder or data.
+    """
+    ckpt = resolve_checkpoint(path)
+    meta = read_json(ckpt / META_FILE)
+    if meta["arch"] != trainer.model.arch or meta["arch_config"] != trainer.model.arch_config():
+        raise PointdiffError(f"{ckpt} is a {meta['arch']} model {meta['arch_config']}, not the configured {trainer.model.arch} {trainer.model.arch_config()}")
+    if meta["data"]["fingerprint"] != trainer.data.fingerprint:
+        raise PointdiffError(f"{ckpt} was trained on other data ({meta['data']['source']}, fingerprint {meta['data']['fingerprint']}); resume it on the same dataset")
+    if meta["encoder"] != trainer.data.encoder.to_dict():
+        raise PointdiffError(f"{ckpt} was trained on vectors of another encoder ({meta['encoder']['id']}); resume it on the same embeddings")
+    model, _ = load_tensors(ckpt / MODEL_FILE, device=str(trainer.device))
+    ema = load_tensors(ckpt / EMA_FILE, device=str(trainer.device))[0] if (ckpt / EMA_FILE).exists() else None
+    with open(ckpt / STATE_FILE, "rb") as f:
+        state = torch.load(f, map_location=trainer.device, weights_only=True)
+    state["generator"] = state["generator"].cpu()  # the data generator always lives on the CPU
+    trainer.load_state_dict(state, model, ema)
+    return ckpt
+
+
+def config_of(meta: dict[str, Any]) -> Any:
+    """The TrainConfig stored in a meta.json."""
+    from pointdiff.train import TrainConfig
+
+    return apply(TrainConfig(), meta["config"], "checkpoint meta.json")
+
+
+@dataclass
+class LoadedRun:
+    """A trained model ready to sample: EMA weights when the run kept them."""
+
+    model: VelocityModel
+    meta: dict[str, Any]
+    encoder: EncoderInfo
+    path: Path  # the checkpoint folder
+
+    @property
+    def noise_std(self) -> float:
+        """σ of the noise the model was trained from (sampling must start from the same)."""
+        return float(self.meta["sampling"]["noise_std"])
+
+
+def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> LoadedRun:
+    """Rebuild the model of a checkpoint (or of a run's newest checkpoint), in eval mode.
+
+    Args:
+        path: a run folder or one of its ``checkpoints/step-*`` folders.
+        device: where to put the model.
+        use_ema: take the EMA weights when there are any (they sample better).
+    """
+    ckpt = resolve_checkpoint(path)
+    meta = read_json(ckpt / META_FILE)
+    if meta.get("format_version", 1) > FORMAT_VERSION:
+        raise PointdiffError(f"{ckpt} was written by a newer pointdiff (format {meta['format_version']}); upgrade pointdiff")
+    try:
+        model = build_model(meta["arch"], **meta["arch_config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise PointdiffError(f"{ckpt}/{META_FILE} does not describe a model pointdiff can build ({e})") from None
+    weights = ckpt / (EMA_FILE if use_ema and (ckpt / EMA_FILE).exists() else MODEL_FILE)
+    state, _ = load_tensors(weights)
+    model.load_state_dict(state)
+    model.to(device).eval().requires_grad_(False)
+    return LoadedRun(model=model, meta=meta, encoder=EncoderInfo.from_dict(meta["encoder"]), path=ckpt)

@@ -1,0 +1,140 @@
+"""`pointdiff train`: a flow-matching model from the dataset's points and text vectors.
+
+    pointdiff train                                  # the workspace dataset, our default recipe
+    pointdiff train --preset seed                    # the reference recipe exactly (20000 one-cloud steps)
+    pointdiff train --preset seed --epochs 20000     # the same, in the reference's own words
+    pointdiff train --data data.pt --steps 5000      # the reference system's data file
+    pointdiff train --resume latest --steps 6000     # continue the newest run, exactly
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pointdiff.cli import common
+from pointdiff.cli.render import console, err_console, progress_bar
+from pointdiff.errors import PointdiffError
+
+EPOCHS_HELP = (
+    "Training length in the reference's unit: its 'epoch' was one step on one cloud "
+    "(`--epochs 20000` = 20000 clouds). Here N epochs = N clouds drawn = ceil(N / clouds_per_step) "
+    "optimizer steps, so `--preset seed --epochs 20000` is the reference's run. Not passes over the dataset."
+)
+
+
+def _parse_sets(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PointdiffError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command to ``app``."""
+
+    @app.command("train")
+    def train_cmd(
+        data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder with embeddings (default: the workspace's), or the reference's data .pt file."),
+        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured) or 'seed' (the reference recipe exactly)."),
+        config: Optional[Path] = common.ConfigOpt,
+        steps: Optional[int] = typer.Option(None, "--steps", "-s", help="Optimizer steps (each on clouds_per_step clouds). Default: the recipe's."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help=EPOCHS_HELP),
+        checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (the last step is always saved)."),
+        keep: Optional[int] = typer.Option(None, "--keep", help="Keep the newest N checkpoints (0 = all)."),
+        resume: Optional[str] = typer.Option(None, "--resume", help="Continue a run exactly: 'latest', a run folder or a checkpoint folder."),
+        name: Optional[str] = typer.Option(None, "--name", help="Run name (default: run-<date>-<time>) under the workspace's runs/."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Run folder to write (instead of workspace/runs/<name>)."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
+        clouds_per_step: Optional[int] = typer.Option(None, "--clouds-per-step", help="Clouds (captions) per optimizer step."),
+        points_per_cloud: Optional[int] = typer.Option(None, "--points-per-cloud", help="Fresh points drawn per cloud per step."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="bf16 (autocast) or fp32."),
+        sets: Optional[list[str]] = typer.Option(None, "--set", help="Any TrainConfig setting, KEY=VALUE (repeatable), e.g. --set ema_decay=0.99."),
+        device: Optional[str] = common.DeviceOpt,
+        seed: Optional[int] = common.SeedOpt,
+        workspace: Optional[Path] = common.WorkspaceOpt,
+    ) -> None:
+        """Train a text-conditioned flow-matching model on the dataset's point clouds.
+
+        Settings come from, in increasing precedence: the recipe (--preset), the `train:` section of pointdiff.yaml, --config FILE.yaml, --set, then the named flags.
+
+        Checkpoints (safetensors weights + meta.json + optimizer/RNG state) go to the run folder every --checkpoint-every steps, with loss.png; `pointdiff generate` uses the newest run.
+        """
+        from pointdiff import checkpoint as ckpt
+        from pointdiff.config import apply, load_config, preset_path
+        from pointdiff.train import TrainConfig, load_training_data, train
+
+        ws = common.workspace(workspace)
+        if steps is not None and epochs is not None:
+            raise PointdiffError("give --steps or --epochs, not both")
+        flags = {"lr": lr, "clouds_per_step": clouds_per_step, "points_per_cloud": points_per_cloud, "precision": precision, "seed": seed, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep, "steps": steps}
+        overrides = {**_parse_sets(sets), **{k: v for k, v in flags.items() if v is not None}}  # named flags win over --set
+        resume_from = None
+        if resume is not None:
+            resume_from = _resolve_resume(resume, ws)
+            meta = ckpt.read_meta(resume_from)
+            changed = set(overrides) - {"steps", "checkpoint_every", "keep_checkpoints"}
+            if changed or config is not None or preset != "default":
+                raise PointdiffError(f"a resumed run keeps its recipe; only --steps/--epochs, --checkpoint-every and --keep may change (got {', '.join(sorted(changed)) or '--preset/--config'})")
+            cfg = apply(ckpt.config_of(meta), overrides, "command-line flags")
+            data_path = data or Path(meta["data"]["source"])
+            run_dir = resume_from.parent.parent
+        else:
+            cfg = load_config(
+                TrainConfig,
+                preset=None if preset == "default" else preset_path("train", preset),
+                workspace_section=ws.section("train"),
+                config_file=config,
+                overrides=overrides,
+            )
+            data_path = data or ws.dataset
+            run_dir = None
+        if epochs is not None:
+            cfg = apply(cfg, {"steps": cfg.steps_for_epochs(epochs)})
+        cfg.validate()
+        training_data = load_training_data(data_path)
+        if run_dir is None:
+            if out is not None:
+                run_dir = out
+                run_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                run_dir = ws.new_run_dir(name)
+        dev = common.resolve_device(device)
+        params = _param_count(cfg, training_data.cond.shape[1])
+        err_console.print(
+            f"training [bold]{cfg.arch}[/] ({params:,} parameters) on {len(training_data.cond)} samples from {training_data.source} "
+            f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds × "
+            f"{cfg.points_per_cloud} points, {cfg.precision} on {dev} -> {run_dir}"
+            + (f" (resuming {resume_from.name})" if resume_from else "")
+        )
+        with progress_bar("train", cfg.steps) as bar:
+            result = train(cfg, training_data, run_dir=run_dir, progress=bar, device=dev, resume=resume_from)
+        if Path(run_dir).resolve().parent == ws.runs.resolve():
+            ws.set_latest(Path(run_dir))
+        t = result.trainer
+        console.print(f"trained {t.step} steps in {t.elapsed:.0f} s ({t.step_rate():.1f} steps/s); last loss {t.last_loss:.3f}")
+        console.print(f"checkpoint: {result.checkpoint}")
+        console.print(f"loss curve: {Path(run_dir) / ckpt.LOSS_PLOT}")
+        console.print(f'next: pointdiff generate "your prompt" --model {run_dir}')
+
+
+def _param_count(cfg: object, cond_dim: int) -> int:
+    from pointdiff.flow.model import build_model
+
+    return build_model(cfg.arch, cond_dim, **cfg.model_kwargs()).num_params()  # type: ignore[attr-defined]
+
+
+def _resolve_resume(value: str, ws: object) -> Path:
+    from pointdiff.checkpoint import resolve_checkpoint
+
+    if value == "latest":
+        run = ws.latest_run()  # type: ignore[attr-defined]
+        if run is None:
+            raise PointdiffError(f"nothing to resume: no runs in {ws.runs}")  # type: ignore[attr-defined]
+        return resolve_checkpoint(run)
+    return resolve_checkpoint(Path(value))

@@ -1,0 +1,131 @@
+"""Writing generated point clouds: picture grid, arrays, text tables, PLY, animation.
+
+``save_points(path, points, prompts)`` picks the format from the extension:
+
+* ``.png``: a grid, one row per prompt, one column per sample;
+* ``.npy``: float32 ``[prompts, samples, P, 2]`` (``np.load(..., allow_pickle=False)``);
+* ``.csv``: ``prompt,sample,x,y`` rows (prompt = index into the prompts, header line first);
+* ``.ply``: ASCII PLY, one vertex per point ``x y 0`` with ``prompt`` and ``sample`` properties.
+
+``save_animation(path, frames, prompts)`` writes a GIF of the flow from noise to picture.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pointdiff.errors import PointdiffError
+from pointdiff.store import atomic_path, atomic_write_text
+
+FORMATS = (".png", ".npy", ".csv", ".ply")
+
+
+def _as_array(points: torch.Tensor | np.ndarray) -> np.ndarray:
+    a = points.detach().cpu().numpy() if isinstance(points, torch.Tensor) else np.asarray(points)
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[-1] != 2:
+        raise ValueError(f"expected points [prompts, samples, P, 2], got {a.shape}")
+    return a.astype(np.float32)
+
+
+def save_points(path: str | Path, points: torch.Tensor | np.ndarray, prompts: Sequence[str] | None = None) -> Path:
+    """Write ``points`` [prompts, samples, P, 2] in the format of ``path``'s extension."""
+    path = Path(path)
+    a = _as_array(points)
+    n, s, p, _ = a.shape
+    ext = path.suffix.lower()
+    if ext == ".npy":
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, a, allow_pickle=False)
+    elif ext == ".csv":
+        prompt_idx = np.repeat(np.arange(n), s * p)
+        sample_idx = np.tile(np.repeat(np.arange(s), p), n)
+        flat = a.reshape(-1, 2)
+        buf = io.StringIO()
+        buf.write("prompt,sample,x,y\n")
+        np.savetxt(buf, np.column_stack([prompt_idx, sample_idx, flat]), fmt=["%d", "%d", "%.6f", "%.6f"], delimiter=",")
+        atomic_write_text(path, buf.getvalue())
+    elif ext == ".ply":
+        header = ["ply", "format ascii 1.0", "comment pointdiff generated point cloud (z = 0)"]
+        header += [f"comment prompt {k}: {t}" for k, t in enumerate(prompts or [])]
+        header += [f"element vertex {n * s * p}", "property float x", "property float y", "property float z", "property int prompt", "property int sample", "end_header"]
+        flat = a.reshape(-1, 2)
+        prompt_idx = np.repeat(np.arange(n), s * p)
+        sample_idx = np.tile(np.repeat(np.arange(s), p), n)
+        body = io.StringIO()
+        np.savetxt(body, np.column_stack([flat, np.zeros(len(flat)), prompt_idx, sample_idx]), fmt=["%.6f", "%.6f", "%.1f", "%d", "%d"])
+        atomic_write_text(path, "\n".join(header) + "\n" + body.getvalue())
+    elif ext == ".png":
+        from pointdiff.plot import save_cloud_grid
+
+        titles = [(prompts[i] if prompts else f"prompt {i}") + (f" #{j + 1}" if s > 1 else "") for i in range(n) for j in range(s)]
+        save_cloud_grid(path, [a[i, j] for i in range(n) for j in range(s)], titles, ncols=s)
+    else:
+        raise PointdiffError(f"unknown output format {path.suffix!r}; use one of {', '.join(FORMATS)}")
+    return path
+
+
+def save_animation(path: str | Path, frames: Sequence[torch.Tensor | np.ndarray], prompts: Sequence[str] | None = None, times: Sequence[float] | None = None, duration_ms: int = 80, hold_ms: int = 1200, max_frames: int = 40) -> Path:
+    """A GIF of the flow: one panel per cloud, one frame per (subsampled) solver step.
+
+    Args:
+        frames: states along the solve, each [prompts, samples, P, 2] (x0 first).
+        prompts: panel titles.
+        times: t of each frame (shown in the title).
+        max_frames: at most this many frames (evenly spaced, first and last kept).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from pointdiff.data.images import HALF_EXTENT
+
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise PointdiffError(f"animations are GIFs: {path} should end in .gif")
+    if not frames:
+        raise PointdiffError("no frames to animate")
+    keep = np.unique(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).round().astype(int))
+    arrays = [_as_array(frames[k]) for k in keep]
+    n, s = arrays[0].shape[:2]
+    panels = [(i, j) for i in range(n) for j in range(s)]
+    ncols = s if n > 1 else min(s, 4)
+    nrows = int(np.ceil(len(panels) / ncols))
+    images = []
+    lim = HALF_EXTENT * 1.05
+    for f, a in zip(keep, arrays):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.2 * nrows + 0.3), squeeze=False)
+        for k, ax in enumerate(axes.flat):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k >= len(panels):
+                ax.axis("off")
+                continue
+            i, j = panels[k]
+            ax.scatter(a[i, j, :, 0], a[i, j, :, 1], s=2, c="black", marker=".", linewidths=0)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            if prompts and j == 0:
+                ax.set_title(prompts[i][:40], fontsize=7)
+        t = times[f] if times is not None and f < len(times) else f / max(1, len(frames) - 1)
+        fig.suptitle(f"t = {t:.2f}", fontsize=9)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=72, format="png")
+        plt.close(fig)
+        buf.seek(0)
+        images.append(Image.open(buf).convert("P", palette=Image.Palette.ADAPTIVE, colors=16))
+    durations = [duration_ms] * (len(images) - 1) + [hold_ms]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return path

@@ -1,0 +1,56 @@
+"""`benchmarks/run.py --quick`: every stage of the benchmark runs and writes its report.
+
+Slow (about a minute on 2 quiet cores: it renders ~175 faces and trains both recipes briefly),
+so it is marked ``benchmark`` and left out of the default suite; run it with
+``pytest -m benchmark tests/benchmarks``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.benchmark
+def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "benchmarks.md").write_text("# Benchmarks\n\n<!-- other -->\nkept\n<!-- /other -->\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out), "--work", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    md = (out / "benchmarks.md").read_text(encoding="utf-8")
+    assert "<!-- other -->\nkept\n<!-- /other -->" in md  # other scripts' sections survive
+    assert md.count("<!-- run -->") == 1 and "<!-- /run -->" in md
+    for heading in ("Training throughput", "Time to quality", "Final quality", "quality vs network evaluations"):
+        assert heading in md
+    numbers = json.loads((out / "benchmarks_run.json").read_text(encoding="utf-8"))
+    assert set(numbers["runs"]) == {"seed", "default"}
+    assert numbers["peak_gflops"]["fp32"] > 0 and numbers["runs"]["seed"]["gflops"] > 0
+    assert numbers["final"]["default"]["prompt_accuracy"] is not None
+    assert {row["solver"] for row in numbers["sweeps"]["default"]} == {"euler", "midpoint"}
+    for png in ("benchmarks_time_to_quality.png", "benchmarks_accuracy.png", "benchmarks_nfe.png"):
+        assert (out / png).stat().st_size > 1000
+
+
+def test_replace_section_keeps_other_sections_and_replaces_its_own(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from report_md import replace_section
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    md = tmp_path / "benchmarks.md"
+    md.write_text("# Benchmarks\n\n<!-- other -->\nkept\n<!-- /other -->\n", encoding="utf-8")
+    replace_section(md, "run", "first")
+    replace_section(md, "run", "second")
+    text = md.read_text(encoding="utf-8")
+    assert "<!-- other -->\nkept\n<!-- /other -->" in text
+    assert text.count("<!-- run -->") == 1 and "second" in text and "first" not in text

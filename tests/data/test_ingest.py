@@ -1,0 +1,283 @@
+"""`ingest` core: folders, frames, captions, bad inputs, overwrite, sampling, the builtin source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pointdiff.data.dataset import Dataset, PointSampler
+from pointdiff.data.images import ink_pixels, load_grayscale, points_to_pixels
+from pointdiff.data.ingest import CORRUPT, DUPLICATE, NO_INK, NOT_IMAGE, IngestConfig, NothingUsableError, ingest, natural_key
+from pointdiff.errors import PointdiffError
+from pointdiff.store import read_json, read_jsonl
+
+NO_SHEET = IngestConfig(contact_sheet=0)  # the sheet costs ~1 s of matplotlib; tested once
+
+
+def draw(path: Path, k: int = 0, size: tuple[int, int] = (48, 48)) -> Path:
+    """A distinct little picture: a bar whose position depends on ``k``."""
+    img = np.full((size[1], size[0]), 255, np.uint8)
+    img[4 + k % 30 : 10 + k % 30, 5:40] = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+    return path
+
+
+def by_id(out: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in read_jsonl(out / "manifest.jsonl")}
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+@pytest.fixture
+def ingested(tmp_path: Path) -> Dataset:
+    for k in range(3):
+        draw(tmp_path / "src" / f"p{k}.png", k * 7)
+    ingest(tmp_path / "src", tmp_path / "ds", NO_SHEET)
+    return Dataset(tmp_path / "ds")
+
+
+def test_sampler_range_count_and_fresh_draws(ingested: Dataset) -> None:
+    sampler = PointSampler.from_dataset(ingested)
+    idx = torch.arange(len(ingested))
+    a = sampler.sample(idx, 1024)
+    b = sampler.sample(idx, 1024)
+    assert a.shape == (3, 1024, 2)
+    assert a.abs().max() <= 3.0
+    assert not torch.equal(a, b)  # every use draws afresh (the augmentation)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(sampler.sample(idx, 1024, g1), sampler.sample(idx, 1024, g2))
+
+
+def test_sampler_draws_only_ink_pixels_of_the_right_sample(ingested: Dataset) -> None:
+    sampler = PointSampler.from_dataset(ingested)
+    for i in range(len(ingested)):
+        pts = sampler.sample(torch.tensor([i]), 500)[0].numpy()
+        r = ingested.records[i]
+        px = np.rint(points_to_pixels(pts, r.width, r.height)).astype(int)
+        ink = {tuple(p) for p in ingested.pixels(i).tolist()}
+        assert {tuple(p) for p in px.tolist()} <= ink
+
+
+def test_all_ink_pixels_kept(tmp_path: Path) -> None:
+    src = draw(tmp_path / "src" / "a.png")
+    ingest(tmp_path / "src", tmp_path / "ds", NO_SHEET)
+    ds = Dataset(tmp_path / "ds")
+    expected = ink_pixels(load_grayscale(src))
+    assert ds.records[0].ink_count == len(expected) == 6 * 35
+    np.testing.assert_array_equal(ds.pixels(0), expected)
+
+
+# ----------------------------------------------------------------------------- captions, ids, frames
+
+
+def test_captions_from_metadata_and_sidecars_metadata_wins(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for k, name in enumerate(["meta", "both", "txt", "cap", "plain"]):
+        draw(src / f"{name}.png", k * 5)
+    rows = [{"file_name": "meta.png", "text": "from metadata", "pose": "left"}, {"file_name": "both.png", "caption": "metadata wins"}]
+    (src / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (src / "both.txt").write_text("sidecar loses")
+    (src / "txt.txt").write_text("  from txt \n")
+    (src / "cap.caption").write_text("from caption file")
+    rep = ingest(src, tmp_path / "ds", NO_SHEET)
+    m = by_id(tmp_path / "ds")
+    assert m["meta"]["caption"] == "from metadata" and m["meta"]["labels"] == {"pose": "left"}
+    assert m["both"]["caption"] == "metadata wins"
+    assert m["txt"]["caption"] == "from txt"
+    assert m["cap"]["caption"] == "from caption file"
+    assert m["plain"]["caption"] is None
+    assert rep.captions == {"metadata.jsonl": 2, "sidecar .txt": 1, "sidecar .caption": 1, "none": 1}
+    assert rep.rejected == []  # metadata.jsonl and sidecars are consumed, not rejected
+    assert rep.labelled == 1
+
+
+def test_recursive_ids_and_nested_metadata(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    draw(src / "a.png", 0)
+    draw(src / "a.jpg", 3)  # same stem: id de-duplicated
+    draw(src / "sub" / "b.png", 6)
+    draw(src / "sub" / "deeper" / "c.png", 9)
+    (src / "sub" / "metadata.jsonl").write_text(json.dumps({"file_name": "deeper/c.png", "text": "c in deeper"}) + "\n")
+    ingest(src, tmp_path / "flat", NO_SHEET)
+    assert set(by_id(tmp_path / "flat")) == {"a", "a-2"}
+    ingest(src, tmp_path / "deep", IngestConfig(recursive=True, contact_sheet=0))
+    m = by_id(tmp_path / "deep")
+    assert set(m) == {"a", "a-2", "sub/b", "sub/deeper/c"}
+    assert m["sub/deeper/c"]["caption"] == "c in deeper"
+    assert m["sub/deeper/c"]["source"] == "sub/deeper/c.png"
+
+
+def test_natural_sort_key() -> None:
+    names = ["frame10.png", "frame2.png", "frame1.png", "Frame3.png"]
+    assert sorted(names, key=natural_key) == ["frame1.png", "frame2.png", "Frame3.png", "frame10.png"]
+
+
+def test_every_keeps_every_nth_frame_in_natural_order(tmp_path: Path) -> None:
+    src = tmp_path / "frames"
+    for k in range(1, 13):  # frame1 ... frame12; text order would put frame10 after frame1
+        draw(src / f"frame{k}.png", k)
+    rep = ingest(src, tmp_path / "ds", IngestConfig(every=3, contact_sheet=0))
+    assert Dataset(tmp_path / "ds").ids == ["frame1", "frame4", "frame7", "frame10"]
+    assert rep.skipped_by_every == 8 and rep.rejected == []
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "name, make, kind",
+    [
+        ("cut.png", lambda p, good: p.write_bytes(good.read_bytes()[:80]), CORRUPT),
+        ("garbage.png", lambda p, good: p.write_bytes(b"\x00\x01 not a picture at all"), NOT_IMAGE),
+        ("white.png", lambda p, good: Image.new("L", (32, 32), 255).save(p), NO_INK),
+        ("notes.txt", lambda p, good: p.write_text("shopping list"), NOT_IMAGE),
+        ("zz-copy.png", lambda p, good: p.write_bytes(good.read_bytes()), DUPLICATE),  # later in order than good.png,
+    ],
+)
+def test_each_bad_input_is_rejected_with_a_reason(tmp_path: Path, name: str, make, kind: str) -> None:
+    src = tmp_path / "src"
+    good = draw(src / "good.png")
+    make(src / name, good)
+    rep = ingest(src, tmp_path / "ds", NO_SHEET)
+    assert rep.taken == 1 and [(r.source, r.kind) for r in rep.rejected] == [(name, kind)]
+    rows = read_jsonl(tmp_path / "ds" / "rejected.jsonl")
+    assert [r["source"] for r in rows] == [name] and rows[0]["reason"].startswith(kind + ": ")
+    assert len(rows[0]["reason"]) > len(kind) + 5  # details, not just a label
+
+
+def test_empty_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NothingUsableError, match=r"looked for png.*saw 0 file"):
+        ingest(tmp_path / "empty", tmp_path / "ds", NO_SHEET)
+    assert not (tmp_path / "ds").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]  # no staging folder left behind
+
+
+def test_only_bad_files_is_an_error_that_says_why(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("L", (16, 16), 255).save(src / "white.png")
+    (src / "x.txt").write_text("?")
+    with pytest.raises(NothingUsableError, match=r"saw 2 file") as e:
+        ingest(src, tmp_path / "ds", NO_SHEET)
+    assert "1 no ink" in str(e.value) and "1 not an image" in str(e.value)
+    assert len(e.value.report.rejected) == 2
+
+
+def test_subfolders_hint_when_not_recursive(tmp_path: Path) -> None:
+    draw(tmp_path / "src" / "sub" / "a.png")
+    with pytest.raises(NothingUsableError, match="--recursive"):
+        ingest(tmp_path / "src", tmp_path / "ds", NO_SHEET)
+
+
+def test_missing_source_and_bad_settings(tmp_path: Path) -> None:
+    with pytest.raises(PointdiffError, match="does not exist"):
+        ingest(tmp_path / "nope", tmp_path / "ds")
+    with pytest.raises(PointdiffError, match="unknown built-in"):
+        ingest("builtin:cats", tmp_path / "ds")
+    with pytest.raises(PointdiffError, match="every"):
+        ingest(tmp_path, tmp_path / "ds", IngestConfig(every=0))
+
+
+# ----------------------------------------------------------------------------- output folder
+
+
+def test_overwrite_protection_and_clean_replace(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "ds"
+    draw(src / "a.png", 0)
+    ingest(src, out, NO_SHEET)
+    (out / "captions.jsonl").write_text('{"id": "a", "text": "stale"}\n')
+    with pytest.raises(PointdiffError, match="--overwrite"):
+        ingest(src, out, NO_SHEET)
+    assert (out / "captions.jsonl").exists()  # refused: nothing touched
+    draw(src / "b.png", 9)
+    ingest(src, out, NO_SHEET, overwrite=True)
+    assert Dataset(out).ids == ["a", "b"]
+    assert not (out / "captions.jsonl").exists()  # old stage outputs do not survive
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "src"]  # no temp folders left
+
+
+def test_failed_overwrite_keeps_the_old_dataset(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "ds"
+    draw(src / "a.png")
+    ingest(src, out, NO_SHEET)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NothingUsableError):
+        ingest(tmp_path / "empty", out, NO_SHEET, overwrite=True)
+    assert Dataset(out).ids == ["a"]
+
+
+def test_refuses_to_replace_the_folder_it_reads_from(tmp_path: Path) -> None:
+    ingest("builtin:faces", tmp_path / "ds", IngestConfig(count=2, contact_sheet=0))
+    with pytest.raises(PointdiffError, match="inside"):
+        ingest(tmp_path / "ds" / "images", tmp_path / "ds", NO_SHEET, overwrite=True)
+    assert len(list((tmp_path / "ds" / "images").iterdir())) == 2
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
+    draw(tmp_path / "src" / "a.png")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    with pytest.raises(PointdiffError, match="not a pointdiff dataset"):
+        ingest(tmp_path / "src", tmp_path / "mine", NO_SHEET, overwrite=True)
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_info_manifest_and_contact_sheet(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    draw(src / "wide.png", 0, size=(1200, 600))  # shrunk by max_size
+    draw(src / "b.png", 5)
+    calls: list[tuple[int, int]] = []
+    rep = ingest(src, tmp_path / "ds", IngestConfig(max_size=300, contact_sheet=4), progress=lambda d, t, **f: calls.append((d, t)))
+    info = read_json(tmp_path / "ds" / "dataset.json")
+    assert {"source", "threshold", "max_size", "every", "created", "pointdiff_version"} <= set(info)
+    assert info["max_size"] == 300 and info["num_samples"] == 2
+    m = by_id(tmp_path / "ds")
+    assert (m["wide"]["width"], m["wide"]["height"]) == (300, 150) and rep.resized == 1
+    assert set(m["b"]) >= {"id", "source", "sha256", "width", "height", "ink_count", "caption", "labels"}
+    assert calls[-1] == (2, 2)
+    sheet = Image.open(tmp_path / "ds" / "contact_sheet.png")
+    assert rep.contact_sheet == tmp_path / "ds" / "contact_sheet.png" and sheet.width > 200
+    assert rep.ink_stats() is not None and rep.ink_stats()[0] <= rep.ink_stats()[2]
+
+
+# ----------------------------------------------------------------------------- builtin source
+
+
+def test_builtin_faces_labelled_captioned_images_written_deterministic(tmp_path: Path) -> None:
+    cfg = IngestConfig(count=5, seed=3, descriptions=True, contact_sheet=0)
+    rep = ingest("builtin:faces", tmp_path / "a", cfg)
+    ds = Dataset(tmp_path / "a")
+    assert len(ds) == rep.taken == 5 and rep.rejected == []
+    for r in ds.records:
+        assert r.caption and {"orientation", "expression"} <= set(r.labels)
+        with Image.open(tmp_path / "a" / r.source) as im:  # the PNG a user can look at
+            assert im.size == (256, 256) and (r.width, r.height) == (256, 256)
+    captions = read_jsonl(tmp_path / "a" / "captions.jsonl")
+    assert [c["id"] for c in captions] == ds.ids and all(c["model"] == "builtin:faces" for c in captions)
+    assert all(len(c["text"].split()) > 100 for c in captions)  # long, for `summarize`
+    assert ds.texts()[0] == (captions[0]["text"], "caption")
+    info = read_json(tmp_path / "a" / "dataset.json")
+    assert (info["source"], info["count"], info["seed"]) == ("builtin:faces", 5, 3)
+
+    ingest("builtin:faces", tmp_path / "b", cfg)
+    ingest("builtin:faces", tmp_path / "c", IngestConfig(count=5, seed=4, contact_sheet=0))
+    same, other = Dataset(tmp_path / "b"), Dataset(tmp_path / "c")
+    assert [r.sha256 for r in same.records] == [r.sha256 for r in ds.records]
+    assert [r.caption for r in same.records] == [r.caption for r in ds.records]
+    np.testing.assert_array_equal(np.asarray(same.ink_xy), np.asarray(ds.ink_xy))
+    assert [r.sha256 for r in other.records] != [r.sha256 for r in ds.records]
+
+
+def test_builtin_video_with_every(tmp_path: Path) -> None:
+    rep = ingest("builtin:faces-video", tmp_path / "v", IngestConfig(count=9, every=4, contact_sheet=0))
+    assert Dataset(tmp_path / "v").ids == ["frame-000000", "frame-000004", "frame-000008"]
+    assert rep.skipped_by_every == 6 and rep.files_seen == 9
+    assert sorted(p.name for p in (tmp_path / "v" / "images").iterdir()) == ["frame-000000.png", "frame-000004.png", "frame-000008.png"]

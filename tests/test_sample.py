@@ -1,0 +1,120 @@
+"""Sampling and exports: seeds repeat, guidance and encoders behave, files have the right shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pointdiff.checkpoint import LoadedRun, load_run
+from pointdiff.errors import PointdiffError
+from pointdiff.export import save_animation, save_points
+from pointdiff.flow.model import build_model
+from pointdiff.sample import GenerateConfig, check_encoder_compat, generate, sample_flow, sample_points
+from pointdiff.text.embeddings import EncoderInfo
+
+INFO = EncoderInfo(id="fake", family="sentence", dim=8, max_tokens=32, weights_sha256="a" * 64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def run() -> LoadedRun:
+    """A small random film model dressed as a loaded run (sampling does not care that it is untrained)."""
+    torch.manual_seed(0)
+    model = build_model("film", 8, hidden=32, blocks=2, fourier_features=8, embed_dim=16)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    meta = {"step": 0, "sampling": {"solver": "midpoint", "steps": 4, "guidance": 1.0, "noise_std": 2.0}}
+    return LoadedRun(model=model.eval(), meta=meta, encoder=INFO, path=Path("."))
+
+
+class FakeEncoder:
+    def __init__(self, info: EncoderInfo = INFO):
+        self.info = info
+
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        rows = [torch.nn.functional.normalize(torch.randn(self.info.dim, generator=torch.Generator().manual_seed(len(t))), dim=0) for t in texts]
+        return torch.stack(rows)
+
+
+def test_same_seed_same_samples_other_seed_other_samples(run: LoadedRun) -> None:
+    cond = torch.randn(3, 8)
+    a = sample_points(run.model, cond, num_points=100, steps=5, seed=7)
+    b = sample_points(run.model, cond, num_points=100, steps=5, seed=7)
+    c = sample_points(run.model, cond, num_points=100, steps=5, seed=8)
+    assert a.shape == (3, 100, 2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_generate_grid_uses_run_defaults_and_shares_noise_across_prompts(run: LoadedRun) -> None:
+    enc = FakeEncoder()
+    gen = generate(run, ["one", "three"], GenerateConfig(num_points=37, num_samples=2, seed=3), encoder=enc)
+    assert gen.points.shape == (2, 2, 37, 2)
+    assert gen.settings["solver"] == "midpoint" and gen.settings["steps"] == 4 and gen.nfe == 8
+    again = generate(run, ["one", "three"], GenerateConfig(num_points=37, num_samples=2, seed=3), encoder=enc)
+    assert torch.equal(gen.points, again.points)
+    alone = generate(run, ["three"], GenerateConfig(num_points=37, num_samples=2, seed=3), encoder=enc)
+    torch.testing.assert_close(alone.points[0], gen.points[1], rtol=1e-4, atol=1e-4)  # a prompt's picture does not depend on its neighbours
+    euler = generate(run, ["one"], GenerateConfig(steps=3, solver="euler", num_points=10), encoder=enc, keep_path=True)
+    assert euler.nfe == 3 and len(euler.path) == 4 and euler.path[0].shape == (1, 1, 10, 2)
+
+
+def test_guidance_one_equals_conditional(run: LoadedRun) -> None:
+    cond = torch.randn(2, 8)
+    plain = sample_flow(run.model, cond, 50, steps=3, solver="heun", guidance=1.0, seed=1).x
+    guided = sample_flow(run.model, cond, 50, steps=3, solver="heun", guidance=3.0, seed=1).x
+    assert not torch.allclose(plain, guided)
+    direct = run.model.field(cond, 1.0)(torch.zeros(2, 5, 2), 0.5)
+    torch.testing.assert_close(direct, run.model(torch.zeros(2, 5, 2), torch.full((2,), 0.5), cond))
+
+
+def test_wrong_encoder_is_refused(run: LoadedRun) -> None:
+    other = replace(INFO, weights_sha256="b" * 64)
+    with pytest.raises(PointdiffError, match="encoder"):
+        generate(run, ["hi"], encoder=FakeEncoder(other))
+    with pytest.raises(PointdiffError, match="encoder"):
+        check_encoder_compat(INFO, replace(INFO, dim=16, id="bigger"))
+    assert check_encoder_compat(INFO, replace(INFO, id="/local/copy")) is None  # same weights elsewhere: fine
+    unknown = EncoderInfo("openai/clip-vit-base-patch32", "clip", 512, 77, "")  # the reference's .pt data
+    assert "unknown" in check_encoder_compat(unknown, EncoderInfo("/models/clip", "clip", 512, 77, "c" * 64))
+    with pytest.raises(PointdiffError):
+        check_encoder_compat(unknown, EncoderInfo("minilm", "minilm", 384, 256, "d" * 64))
+
+
+def test_exports_write_the_right_shapes(tmp_path: Path) -> None:
+    pts = torch.rand(2, 3, 50, 2) * 6 - 3
+    save_points(tmp_path / "p.npy", pts, ["a", "b"])
+    arr = np.load(tmp_path / "p.npy", allow_pickle=False)
+    assert arr.shape == (2, 3, 50, 2) and arr.dtype == np.float32
+    np.testing.assert_allclose(arr, pts.numpy())
+    save_points(tmp_path / "p.csv", pts, ["a", "b"])
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "prompt,sample,x,y" and len(rows) == 1 + 2 * 3 * 50
+    table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 2:].reshape(2, 3, 50, 2), pts.numpy(), atol=1e-5)
+    save_points(tmp_path / "p.ply", pts, ["a", "b"])
+    text = (tmp_path / "p.ply").read_text().splitlines()
+    assert text[0] == "ply" and "element vertex 300" in text
+    body = text[text.index("end_header") + 1 :]
+    assert len(body) == 300 and len(body[0].split()) == 5
+    save_points(tmp_path / "p.png", pts, ["a", "b"])
+    assert Image.open(tmp_path / "p.png").size[0] > 100
+    save_animation(tmp_path / "f.gif", [pts * s for s in (0.0, 0.5, 1.0)], ["a", "b"], [0.0, 0.5, 1.0])
+    gif = Image.open(tmp_path / "f.gif")
+    assert gif.n_frames == 3
+    with pytest.raises(PointdiffError, match="format"):
+        save_points(tmp_path / "p.txt", pts)
+
+
