@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
 from pointdiff.store import atomic_path, atomic_write_text  # noqa: E402
 
@@ -50,6 +50,14 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _log_axis(axis: Any, set_scale: Any) -> None:
+    """Log scale labelled at 1, 2, 5 × 10^k in plain numbers (the default labels only powers of ten)."""
+    set_scale("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
+
+
 def plot_training(path: Path, curves: dict[str, list[Any]], target: float | None, key: str = "chamfer_to_ref", ylabel: str = "Chamfer to reference (lower is better)") -> Path:
     """Quality against training wall time, one line per recipe, the seed's final quality dashed."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -59,8 +67,9 @@ def plot_training(path: Path, curves: dict[str, list[Any]], target: float | None
         ax.plot(xs, ys, marker="o", ms=3, label=name)
     if target is not None:
         ax.axhline(target, color="gray", ls="--", lw=1, label="seed recipe, final")
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on short ranges
+    _log_axis(ax.xaxis, ax.set_xscale)
+    if key == "chamfer_to_ref":
+        _log_axis(ax.yaxis, ax.set_yscale)  # early values are 10-20x the final ones
     ax.set_xlabel("training wall time (s, evaluation excluded)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BIN=${PYTHON_BIN:-.venv/bin}
 WS=${DEMO_WORKSPACE:-pointdiff-work/demo}
 COUNT=${DEMO_COUNT:-600}
-STEPS=${DEMO_STEPS:-2000}
+STEPS=${DEMO_STEPS:-3000}
 pd() { "$BIN/pointdiff" "$@"; }
 
 echo "== 1/4 ingest: $COUNT built-in labelled cartoon faces -> $WS/dataset"

@@ -72,7 +72,27 @@ def save_points(path: str | Path, points: torch.Tensor | np.ndarray, prompts: Se
     return path
 
 
-def save_animation(path: str | Path, frames: Sequence[torch.Tensor | np.ndarray], prompts: Sequence[str] | None = None, times: Sequence[float] | None = None, duration_ms: int = 80, hold_ms: int = 1200, max_frames: int = 40) -> Path:
+def _interpolate(states: list[np.ndarray], ts: list[float], per: int) -> tuple[list[np.ndarray], list[float]]:
+    """``per`` frames on each straight segment between consecutive solver states."""
+    out, out_t = [], []
+    for a, b, ta, tb in zip(states, states[1:], ts, ts[1:]):
+        for k in range(per):
+            w = k / per
+            out.append((1 - w) * a + w * b)
+            out_t.append((1 - w) * ta + w * tb)
+    return out + [states[-1]], out_t + [ts[-1]]
+
+
+def save_animation(
+    path: str | Path,
+    frames: Sequence[torch.Tensor | np.ndarray],
+    prompts: Sequence[str] | None = None,
+    times: Sequence[float] | None = None,
+    duration_ms: int = 80,
+    hold_ms: int = 1200,
+    max_frames: int = 40,
+    min_frames: int = 24,
+) -> Path:
     """A GIF of the flow: one panel per cloud, one frame per (subsampled) solver step.
 
     Args:
@@ -80,6 +100,8 @@ def save_animation(path: str | Path, frames: Sequence[torch.Tensor | np.ndarray]
         prompts: panel titles.
         times: t of each frame (shown in the title).
         max_frames: at most this many frames (evenly spaced, first and last kept).
+        min_frames: with fewer solver states than this, frames are interpolated along the
+            straight segment each solver step moves a point (what the solver did, drawn smoothly).
     """
     import matplotlib
 
@@ -94,8 +116,13 @@ def save_animation(path: str | Path, frames: Sequence[torch.Tensor | np.ndarray]
         raise PointdiffError(f"animations are GIFs: {path} should end in .gif")
     if not frames:
         raise PointdiffError("no frames to animate")
-    keep = np.unique(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).round().astype(int))
-    arrays = [_as_array(frames[k]) for k in keep]
+    states = [_as_array(f) for f in frames]
+    ts = list(times) if times is not None and len(times) == len(states) else list(np.linspace(0, 1, len(states)))
+    if len(states) < min_frames:  # few solver steps: draw the straight segments between them
+        per = int(np.ceil((min_frames - 1) / max(1, len(states) - 1)))
+        states, ts = _interpolate(states, ts, per)
+    keep = np.unique(np.linspace(0, len(states) - 1, min(max_frames, len(states))).round().astype(int))
+    arrays = [states[k] for k in keep]
     n, s = arrays[0].shape[:2]
     panels = [(i, j) for i in range(n) for j in range(s)]
     ncols = s if n > 1 else min(s, 4)
@@ -117,7 +144,7 @@ def save_animation(path: str | Path, frames: Sequence[torch.Tensor | np.ndarray]
             ax.set_aspect("equal")
             if prompts and j == 0:
                 ax.set_title(prompts[i][:40], fontsize=7)
-        t = times[f] if times is not None and f < len(times) else f / max(1, len(frames) - 1)
+        t = ts[f]
         fig.suptitle(f"t = {t:.2f}", fontsize=9)
         fig.tight_layout()
         buf = io.BytesIO()

@@ -29,6 +29,7 @@ from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel
 from pointdiff.flow.solvers import SOLVERS, Solution, solve
 from pointdiff.text.embeddings import EncoderInfo
+from pointdiff.train import resolve_precision
 
 
 @dataclass
@@ -43,7 +44,7 @@ class GenerateConfig:
     seed: int = 0  # same seed, same pictures
     rtol: float = 1e-3  # adaptive solver tolerances (a point moves ~3 units: 1e-3 is sub-pixel)
     atol: float = 1e-3
-    precision: str = "fp32"  # fp32 | bf16 (autocast: faster on CPUs with AVX-512 BF16, slightly blurrier)
+    precision: str | None = None  # auto (bf16 where fast, else fp32) | bf16 | fp32 (None: the checkpoint's)
 
 
 def make_noise(num_clouds: int, num_points: int, seed: int, noise_std: float) -> Tensor:
@@ -72,6 +73,7 @@ def sample_flow(
     if solver not in SOLVERS:
         raise PointdiffError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     device = next(model.parameters()).device
+    precision = resolve_precision(precision, device)
     cond = cond.to(device, torch.float32)
     x0 = make_noise(len(cond), num_points, seed, noise_std) if noise is None else noise
     x0 = x0.to(device, torch.float32)
@@ -162,16 +164,17 @@ def generate(
     solver = cfg.solver or defaults["solver"]
     guidance = float(cfg.guidance if cfg.guidance is not None else defaults["guidance"])
     noise_std = float(defaults["noise_std"])
+    precision = cfg.precision or defaults.get("precision", "fp32")
     n, s = len(prompts), cfg.num_samples
     noise = make_noise(s, cfg.num_points, cfg.seed, noise_std).repeat(n, 1, 1)  # sample j shares noise across prompts
     cond = prompt_embeds.float().repeat_interleave(s, dim=0)
-    sol = sample_flow(run.model, cond, cfg.num_points, steps, solver, guidance, noise=noise, keep_path=keep_path, rtol=cfg.rtol, atol=cfg.atol, precision=cfg.precision)
+    sol = sample_flow(run.model, cond, cfg.num_points, steps, solver, guidance, noise=noise, keep_path=keep_path, rtol=cfg.rtol, atol=cfg.atol, precision=precision)
     shape = (n, s, cfg.num_points, 2)
     return Generation(
         prompts=prompts,
         points=sol.x.cpu().reshape(shape),
         nfe=sol.nfe,
-        settings={"steps": steps, "solver": solver, "guidance": guidance, "seed": cfg.seed, "noise_std": noise_std, "nfe": sol.nfe},
+        settings={"steps": steps, "solver": solver, "guidance": guidance, "seed": cfg.seed, "noise_std": noise_std, "precision": resolve_precision(precision, next(run.model.parameters()).device), "nfe": sol.nfe},
         path=[p.cpu().reshape(shape) for p in sol.path],
         times=sol.times,
     )

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pointdiff.checkpoint import LoadedRun, load_run
+from pointdiff.checkpoint import LoadedRun
 from pointdiff.errors import PointdiffError
 from pointdiff.export import save_animation, save_points
 from pointdiff.flow.model import build_model
@@ -111,9 +111,9 @@ def test_exports_write_the_right_shapes(tmp_path: Path) -> None:
     assert len(body) == 300 and len(body[0].split()) == 5
     save_points(tmp_path / "p.png", pts, ["a", "b"])
     assert Image.open(tmp_path / "p.png").size[0] > 100
-    save_animation(tmp_path / "f.gif", [pts * s for s in (0.0, 0.5, 1.0)], ["a", "b"], [0.0, 0.5, 1.0])
+    save_animation(tmp_path / "f.gif", [pts * s for s in (0.0, 0.5, 1.0)], ["a", "b"], [0.0, 0.5, 1.0], min_frames=5)
     gif = Image.open(tmp_path / "f.gif")
-    assert gif.n_frames == 3
+    assert gif.n_frames == 5  # 3 solver states, 2 frames between each pair of them
     with pytest.raises(PointdiffError, match="format"):
         save_points(tmp_path / "p.txt", pts)
 

@@ -20,18 +20,17 @@ from pointdiff.errors import PointdiffError
 if TYPE_CHECKING:
     from pointdiff.evaluate import CloudMetrics, EvalResult
 
-HELP = """Evaluate a trained model: metrics table, picture grid (PNG) and numbers (JSON).
-
-For a model trained on the built-in faces, it draws from held-out paraphrased prompts of
-every orientation x expression and compares with freshly rendered faces no run has seen:
-prompt accuracy (a scorer reads orientation and expression off each cloud; its accuracy on
-real held-out faces is shown beside it as the ceiling), 1-NNA (50% is ideal), MMD, COV,
-Chamfer and EMD to the nearest reference face of the prompt's labels. The 'real' column is
-a second set of real faces scored the same way: what a perfect generator would get.
-
-For any other dataset it draws from the dataset's own texts and compares with its own
-pictures (set metrics and distances; prompt accuracy needs labels).
-"""
+HELP = (
+    "Evaluate a trained model: metrics table, picture grid (PNG) and numbers (JSON).\n\n"
+    "For a model trained on the built-in faces, it draws from held-out paraphrased prompts of every "
+    "orientation x expression and compares with freshly rendered faces no run has seen: prompt accuracy "
+    "(a scorer reads orientation and expression off each cloud; its accuracy on real held-out faces is shown "
+    "beside it as the ceiling), 1-NNA (50% is ideal), MMD, COV, Chamfer and EMD to the nearest reference face "
+    "of the prompt's labels. The 'real held-out' column is a second set of real faces scored the same way: "
+    "what a perfect generator would get.\n\n"
+    "For any other dataset it draws from the dataset's own texts and compares with its own pictures "
+    "(set metrics and distances; prompt accuracy needs labels)."
+)
 
 
 def _pct(x: float | None) -> str:

@@ -35,11 +35,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file: .png (grid), .npy, .csv or .ply (default: workspace outputs/generate-<time>.png)."),
         animate: Optional[Path] = typer.Option(None, "--animate", help="Also write a GIF of the flow from noise to picture."),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Where the model's text encoder is (default: the id stored in the model); must be the same encoder."),
-        precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) or bf16 autocast."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16 where the hardware has fast bf16, else fp32), bf16 or fp32 (default: the model's; seed: fp32)."),
         rtol: Optional[float] = typer.Option(None, "--rtol", help="Relative tolerance of --solver adaptive."),
         atol: Optional[float] = typer.Option(None, "--atol", help="Absolute tolerance of --solver adaptive."),
         config: Optional[Path] = common.ConfigOpt,
         device: Optional[str] = common.DeviceOpt,
+        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, all cores). On a busy shared machine 1 can be far faster than 2."),
         seed: Optional[int] = common.SeedOpt,
         workspace: Optional[Path] = common.WorkspaceOpt,
     ) -> None:
@@ -54,6 +55,10 @@ def register(app: typer.Typer) -> None:
         from pointdiff.text.encoders import load_encoder
 
         ws = common.workspace(workspace)
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(max(1, threads))
         cfg = load_config(
             GenerateConfig,
             workspace_section=ws.section("generate"),

@@ -46,9 +46,9 @@ def ws(tmp_path: Path, shapes_dataset: Dataset) -> Workspace:
 @pytest.fixture(autouse=True)
 def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Long temp paths must not wrap inside table cells, or the assertions would miss them."""
-    from pointdiff.cli import render
-
-    monkeypatch.setattr(render.console, "width", 250)
+    # COLUMNS, not console.width: setting the width pins it, and undoing the patch would pin
+    # the old value for every later test in the session.
+    monkeypatch.setenv("COLUMNS", "250")
 
 
 def _run(*args: str) -> str:

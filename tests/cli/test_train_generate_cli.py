@@ -99,5 +99,5 @@ def test_seed_preset_and_epochs(tmp_path: Path, shapes_dataset: Dataset, encoder
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "seed-run" / "meta.json").read_text())
     assert meta["step"] == 3 and meta["arch"] == "reference" and meta["num_params"] == 1_250_306
-    assert meta["sampling"] == {"solver": "euler", "steps": 200, "guidance": 1.0, "noise_std": 2.0}
+    assert meta["sampling"] == {"solver": "euler", "steps": 200, "guidance": 1.0, "noise_std": 2.0, "precision": "fp32"}
     assert invoke("train", "-w", ws, "--steps", 3, "--epochs", 3).exit_code != 0
