@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pointdiff.data.dataset import Dataset, DatasetWriter, Record
 
@@ -52,3 +54,13 @@ def make_shapes_dataset(root: Path, copies: int = 2) -> Dataset:
 def shapes_dataset(tmp_path: Path) -> Dataset:
     """4 shapes x 2 copies, captioned, in a temp dataset folder."""
     return make_shapes_dataset(tmp_path / "shapes")
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Run a module's tiny models on one torch thread: faster for them, and two OpenMP threads
+    on a busy shared 2-core machine can stall each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,13 +30,7 @@ def add_embeddings(ds: Dataset, info: EncoderInfo = FAKE, seed: int = 0) -> None
     write_embeddings(ds.root / "embeddings.safetensors", StoredEmbeddings(emb, info, texts.ids, texts.hashes))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models train faster on one thread, and a busy shared 2-core machine cannot stall it."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture

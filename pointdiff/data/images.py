@@ -33,6 +33,30 @@ class ImageError(PointdiffError):
     """An input file that cannot be used as an image; the message is the reason."""
 
 
+def open_on_white(path: str | Path) -> Image.Image:
+    """Open an image (first frame of an animation), transparency composited on white paper.
+
+    Raises:
+        ImageError: the file is missing, not an image, corrupt, or absurdly large.
+    """
+    try:
+        with Image.open(path) as im:
+            im.seek(0)
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+            return im.copy()
+    except FileNotFoundError:
+        raise ImageError("file not found") from None
+    except UnidentifiedImageError:
+        raise ImageError("not an image (unrecognised format)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"image too large to open safely ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"corrupt or truncated image ({e})") from None
+
+
 def load_grayscale(path: str | Path, max_size: int | None = None) -> np.ndarray:
     """Read an image (first frame of an animation) as uint8 grayscale [H, W] on white.
 
@@ -42,24 +66,7 @@ def load_grayscale(path: str | Path, max_size: int | None = None) -> np.ndarray:
     Raises:
         ImageError: the file is missing, not an image, corrupt, or absurdly large.
     """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(paper, rgba)
-            gray = im.convert("L")
-    except FileNotFoundError:
-        raise ImageError("file not found") from None
-    except UnidentifiedImageError:
-        raise ImageError("not an image (unrecognised format)") from None
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"image too large to open safely ({e})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"corrupt or truncated image ({e})") from None
+    gray = open_on_white(path).convert("L")
     if max_size is not None and max(gray.size) > max_size:
         scale = max_size / max(gray.size)
         new = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))

@@ -111,6 +111,23 @@ def split_generated(output_ids: torch.Tensor, prompt_length: int, eos_token_id: 
     return out
 
 
+def generate_texts(model: Any, tokenizer: Any, inputs: Any, settings: GenerationSettings) -> list[tuple[str, bool]]:
+    """Run ``model.generate`` on prepared (left-padded) inputs: ``(text, stopped)`` per row.
+
+    ``stopped`` is False when a row was cut by ``max_new_tokens``. Shared by the captioner
+    and the summarizer, so both decode, seed and detect truncation the same way.
+    """
+    from pointdiff.text import hf
+
+    gen = settings.generation_config(model, tokenizer.pad_token_id)
+    if settings.do_sample:
+        torch.manual_seed(settings.seed)
+    with torch.inference_mode(), hf.quiet_transformers():
+        out = model.generate(**inputs, generation_config=gen)
+    rows = split_generated(out, inputs["input_ids"].shape[1], gen.eos_token_id)
+    return [(tokenizer.decode(ids, skip_special_tokens=True).strip(), stopped) for ids, stopped in rows]
+
+
 def torch_device_dtype(device: str, dtype: str) -> tuple[str, torch.dtype]:
     """Turn ``auto`` choices into a torch device and dtype.
 

@@ -37,12 +37,12 @@ import numpy as np
 from PIL import Image
 
 from pointdiff.data.dataset import CAPTIONS_FILE, MANIFEST_FILE, Dataset
-from pointdiff.data.images import IMAGE_EXTENSIONS
+from pointdiff.data.images import IMAGE_EXTENSIONS, ImageError, open_on_white
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import atomic_write_text, read_jsonl, sha256_bytes, sha256_file, write_jsonl
 from pointdiff.text import hf
-from pointdiff.text.cache import GenerationSettings, LazyAppender, ResultCache, make_key, model_fingerprint, split_generated, text_digest, torch_device_dtype
+from pointdiff.text.cache import GenerationSettings, LazyAppender, ResultCache, generate_texts, make_key, model_fingerprint, text_digest, torch_device_dtype
 
 # transformers' native port of FastVLM 0.5B (Apple's weights converted by the port's author);
 # its vision tower runs in timm, an optional extra. See docs/captioning.md.
@@ -150,8 +150,6 @@ class Captioner:
 
     def describe(self, images: Sequence[Image.Image], prompt: str, settings: GenerationSettings) -> list[tuple[str, bool]]:
         """One description per image: ``(text, stopped)``; ``stopped`` is False when cut by ``max_new_tokens``."""
-        import torch
-
         conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
         try:
             text = self.processor.apply_chat_template(conversation, add_generation_prompt=True)
@@ -160,13 +158,7 @@ class Captioner:
         with hf.quiet_transformers():
             inputs = self.processor(images=list(images), text=[text] * len(images), padding=True, return_tensors="pt")
         inputs = inputs.to(self.device, self.model.dtype)  # casts only floating tensors (pixel values)
-        gen = settings.generation_config(self.model, self.tokenizer.pad_token_id)
-        if settings.do_sample:
-            torch.manual_seed(settings.seed)
-        with torch.inference_mode(), hf.quiet_transformers():
-            out = self.model.generate(**inputs, generation_config=gen)
-        rows = split_generated(out, inputs["input_ids"].shape[1], gen.eos_token_id)
-        return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), stopped) for ids, stopped in rows]
+        return generate_texts(self.model, self.tokenizer, inputs, settings)
 
 
 def _first_line(e: BaseException) -> str:
@@ -199,14 +191,8 @@ def _check_loadable(name: str, config: dict[str, Any]) -> None:
 def open_rgb(path: str | Path) -> Image.Image:
     """An image file as RGB, transparency composited on white (line art on a clear background stays visible)."""
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-            return im.convert("RGB")
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        return open_on_white(path).convert("RGB")
+    except ImageError as e:
         raise PointdiffError(f"cannot read image {path}: {e}") from None
 
 

@@ -34,7 +34,7 @@ from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import read_jsonl
 from pointdiff.text import hf
-from pointdiff.text.cache import GenerationSettings, LazyAppender, ResultCache, make_key, model_fingerprint, split_generated, text_digest, torch_device_dtype
+from pointdiff.text.cache import GenerationSettings, LazyAppender, ResultCache, generate_texts, make_key, model_fingerprint, text_digest, torch_device_dtype
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # the reference's; 0.5B / 1.5B / 3B-Instruct are faster
 PASSTHROUGH = "passthrough"
@@ -188,18 +188,10 @@ class Summarizer:
 
     def answer(self, prompts: Sequence[str], settings: GenerationSettings) -> list[tuple[str, bool]]:
         """The model's reply to each prompt: ``(text, stopped)``; ``stopped`` is False when cut by ``max_new_tokens``."""
-        import torch
-
         chats = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False) for p in prompts]
         with hf.quiet_transformers():
             inputs = self.tokenizer(chats, padding=True, add_special_tokens=False, return_tensors="pt").to(self.device)
-        gen = settings.generation_config(self.model, self.tokenizer.pad_token_id)
-        if settings.do_sample:
-            torch.manual_seed(settings.seed)
-        with torch.inference_mode(), hf.quiet_transformers():
-            out = self.model.generate(**inputs, generation_config=gen)
-        rows = split_generated(out, inputs["input_ids"].shape[1], gen.eos_token_id)
-        return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), stopped) for ids, stopped in rows]
+        return generate_texts(self.model, self.tokenizer, inputs, settings)
 
 
 def fill(instruction: str, text: str, words: int | None = None) -> str:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app
@@ -22,12 +20,7 @@ runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
 SMALL = ["--set", "hidden=32", "--set", "depth=2", "--set", "embed_dim=32", "--set", "fourier_features=16", "--clouds-per-step", "4", "--points-per-cloud", "64"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -12,13 +11,7 @@ from pointdiff.flow.solvers import NFE_PER_STEP, ORDER, solve
 A = torch.tensor([[-0.5, 1.2], [-0.9, 0.3]], dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and a busy shared 2-core machine cannot stall it."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def field(x: torch.Tensor, t: float) -> torch.Tensor:

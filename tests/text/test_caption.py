@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
-from tiny_models import tiny_vlm_dir  # noqa: F401  (session fixture)
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tiny_models import tiny_lm_dir, tiny_vlm_dir  # noqa: F401  (session fixtures)
 
 from pointdiff.data.faces import iter_faces
 

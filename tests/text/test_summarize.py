@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tiny_models import tiny_lm_dir  # noqa: F401  (session fixture)
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app

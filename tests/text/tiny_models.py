@@ -12,7 +12,7 @@ exactly the path a hub id takes:
 
 Weights are random, so outputs are gibberish, but deterministic (greedy decoding) and
 different for different images and prompts. Use the session fixtures ``tiny_lm_dir`` and
-``tiny_vlm_dir`` (import them into a test module) to build each model once per test run.
+``tiny_vlm_dir`` (tests/text/conftest.py imports them) to build each model once per test run.
 """
 
 from __future__ import annotations
