@@ -85,7 +85,7 @@ class TrainConfig:
     keep_checkpoints: int = 3  # newest checkpoints kept on disk (0 = keep all)
     # --- sampling defaults stored with the model (generate's defaults) ---
     sample_solver: str = "midpoint"  # euler | midpoint | heun | rk4 | adaptive; midpoint beat euler at equal evaluations
-    sample_steps: int = 3  # midpoint x 3 = 6 evaluations: as good as 100 Euler steps after OT-paired training
+    sample_steps: int = 2  # midpoint x 2 = 4 evaluations: as good as 6, 8 or 200 (docs/benchmarks.md), ~40 ms per cloud
     sample_guidance: float = 1.0  # classifier-free guidance scale (1 = off); 1.5 and 2 scored worse on the faces
     sample_precision: str = "auto"  # auto | bf16 | fp32: bf16 sampled as well as fp32 at half the time here
 
