@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from pointdiff.cli import common
-from pointdiff.cli.render import console, err_console, progress_bar, table
+from pointdiff.cli.render import LazyBar, console, err_console, table
 
 if TYPE_CHECKING:  # the core imports torch; load it only when the command runs, so --help stays fast
     from pointdiff.text.caption import CaptionResult
@@ -96,11 +96,11 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Longest description in tokens. Default: 512.", show_default=False),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Images per generate call. Default: 4.", show_default=False),
         device: Optional[str] = common.DeviceOpt,
-        dtype: Optional[str] = typer.Option(None, help="auto, float32, bfloat16 or float16. Default: auto = bfloat16 on GPU, float32 on CPU.", show_default=False),
-        sample: Optional[bool] = typer.Option(None, "--sample/--greedy", help="Sample instead of greedy decoding. Default: greedy, deterministic.", show_default=False),
+        dtype: Optional[str] = common.DtypeOpt,
+        sample: Optional[bool] = common.SampleOpt,
         seed: Optional[int] = common.SeedOpt,
-        revision: Optional[str] = typer.Option(None, help="Hub branch, tag or commit of --model.", show_default=False),
-        trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let the model folder run its own Python code (only for sources you trust)."),
+        revision: Optional[str] = common.RevisionOpt,
+        trust_remote_code: bool = common.TrustRemoteCodeOpt,
         recursive: Optional[bool] = typer.Option(None, "--recursive/--no-recursive", "-r", help="Image folders: also caption subfolders. Default: no.", show_default=False),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image folders: write metadata rows here. Default: SRC/metadata.jsonl.", show_default=False),
         cache: Optional[Path] = typer.Option(None, "--cache", help="Result cache file. Default: WORKSPACE/cache/caption.jsonl.", show_default=False),
@@ -122,16 +122,3 @@ def register(app: typer.Typer) -> None:
             result = caption(target, cfg, cache_path=cache or ws.root / "cache" / "caption.jsonl", out=out, progress=bar)
         _render(result)
 
-
-class LazyBar:
-    """A progress bar that appears once there is work (a finished run shows none)."""
-
-    def __init__(self, stack: ExitStack, description: str):
-        self.stack, self.description, self.fn = stack, description, None
-
-    def __call__(self, done: int, total: int, **fields: float | str) -> None:
-        if self.fn is None:
-            if done >= total:
-                return
-            self.fn = self.stack.enter_context(progress_bar(self.description, total))
-        self.fn(done, total, **fields)

@@ -16,6 +16,12 @@ ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of settings for
 DeviceOpt = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto = cuda if available, else cpu).")
 SeedOpt = typer.Option(None, "--seed", help="Random seed: same seed, same output.")
 
+# Generation options shared by the commands that run a transformers model (caption, summarize).
+DtypeOpt = typer.Option(None, help="auto, float32, bfloat16 or float16. Default: auto = bfloat16 on GPU, float32 on CPU.", show_default=False)
+SampleOpt = typer.Option(None, "--sample/--greedy", help="Sample instead of greedy decoding. Default: greedy, deterministic.", show_default=False)
+RevisionOpt = typer.Option(None, help="Hub branch, tag or commit of --model.", show_default=False)
+TrustRemoteCodeOpt = typer.Option(False, "--trust-remote-code", help="Let the model folder run its own Python code (only for sources you trust).")
+
 
 def workspace(path: Optional[Path]) -> Workspace:
     """The workspace for a command's ``--workspace`` value."""

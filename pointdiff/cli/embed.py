@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from pointdiff.cli import common
-from pointdiff.cli.render import console, err_console, progress_bar, table
+from pointdiff.cli.render import LazyBar, console, err_console, table
 from pointdiff.progress import ProgressFn
 
 if TYPE_CHECKING:  # the core imports torch; load it only when the command runs, so --help stays fast
@@ -29,18 +29,6 @@ def _n(count: int, word: str) -> str:
 def _short(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class _LazyBar:
-    """A progress bar that appears only if the core reports progress (an up-to-date run shows none)."""
-
-    def __init__(self, stack: ExitStack, description: str):
-        self.stack, self.description, self.fn = stack, description, None
-
-    def __call__(self, done: int, total: int, **fields: float | str) -> None:
-        if self.fn is None:
-            self.fn = self.stack.enter_context(progress_bar(self.description, total))
-        self.fn(done, total, **fields)
 
 
 def _render_embed(r: EmbedResult) -> None:
@@ -163,6 +151,6 @@ def register(app: typer.Typer) -> None:
             return
         console.print(f"dataset: {root}")
         with ExitStack() as stack:
-            bar: ProgressFn = _LazyBar(stack, "embed")
+            bar: ProgressFn = LazyBar(stack, "embed")
             result = embed_dataset(root, cfg, progress=bar)
         _render_embed(result)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -37,6 +37,20 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Progres
             bar.update(task, completed=done, total=total, info=info)
 
         yield update
+
+
+class LazyBar:
+    """A progress bar that appears once there is work: an up-to-date run shows none."""
+
+    def __init__(self, stack: ExitStack, description: str):
+        self.stack, self.description, self.fn = stack, description, None
+
+    def __call__(self, done: int, total: int, **fields: float | str) -> None:
+        if self.fn is None:
+            if done >= total:
+                return
+            self.fn = self.stack.enter_context(progress_bar(self.description, total))
+        self.fn(done, total, **fields)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], justify_numbers: bool = True) -> Table:

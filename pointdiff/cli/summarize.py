@@ -15,8 +15,7 @@ import typer
 from rich.markup import escape
 
 from pointdiff.cli import common
-from pointdiff.cli.caption import LazyBar
-from pointdiff.cli.render import console, err_console, table
+from pointdiff.cli.render import LazyBar, console, err_console, table
 
 if TYPE_CHECKING:  # the core imports torch; load it only when the command runs, so --help stays fast
     from pointdiff.text.summarize import SummarizeResult
@@ -102,11 +101,11 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Longest answer in tokens. Default: 128.", show_default=False),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Descriptions per generate call. Default: 8.", show_default=False),
         device: Optional[str] = common.DeviceOpt,
-        dtype: Optional[str] = typer.Option(None, help="auto, float32, bfloat16 or float16. Default: auto = bfloat16 on GPU, float32 on CPU.", show_default=False),
-        sample: Optional[bool] = typer.Option(None, "--sample/--greedy", help="Sample instead of greedy decoding. Default: greedy, deterministic.", show_default=False),
+        dtype: Optional[str] = common.DtypeOpt,
+        sample: Optional[bool] = common.SampleOpt,
         seed: Optional[int] = common.SeedOpt,
-        revision: Optional[str] = typer.Option(None, help="Hub branch, tag or commit of --model.", show_default=False),
-        trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let the model folder run its own Python code (only for sources you trust)."),
+        revision: Optional[str] = common.RevisionOpt,
+        trust_remote_code: bool = common.TrustRemoteCodeOpt,
         cache: Optional[Path] = typer.Option(None, "--cache", help="Result cache file. Default: WORKSPACE/cache/summarize.jsonl.", show_default=False),
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,

@@ -37,6 +37,26 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     assert {row["solver"] for row in numbers["sweeps"]["default"]} == {"euler", "midpoint"}
     for png in ("benchmarks_time_to_quality.png", "benchmarks_accuracy.png", "benchmarks_nfe.png"):
         assert (out / png).stat().st_size > 1000
+    check_compare(out, numbers)
+
+
+def check_compare(out: Path, numbers: dict) -> None:
+    """`benchmarks/compare.py` reads real run files: equal figures read as identical, changed ones show their spread."""
+    again = json.loads(json.dumps(numbers))
+    again["runs"]["seed"]["steps_per_s"] = numbers["runs"]["seed"]["steps_per_s"] * 1.5
+    again["final"]["default"]["prompt_accuracy"]["joint"] = numbers["final"]["default"]["prompt_accuracy"]["joint"] + 0.25
+    (out / "again.json").write_text(json.dumps(again), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compare.py"), str(out / "benchmarks_run.json"), str(out / "again.json"), "--write", str(out / "benchmarks.md")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[-1] for line in proc.stdout.splitlines() if line.startswith("| ")}
+    assert rows["seed: training steps/s"] == "40.0%"  # (1.5 - 1) / mean(1, 1.5)
+    assert rows["default: final joint prompt accuracy"] == "25.0%"
+    assert rows["default: final MMD"] == "identical"
+    md = (out / "benchmarks.md").read_text(encoding="utf-8")
+    assert md.count("<!-- reproduce -->") == 1 and "<!-- run -->" in md
 
 
 def test_replace_section_keeps_other_sections_and_replaces_its_own(tmp_path: Path) -> None:
