@@ -6,6 +6,7 @@ Uses matplotlib's Agg backend (no screen needed) and writes PNGs atomically.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from pointdiff.data.images import HALF_EXTENT  # noqa: E402
 from pointdiff.store import atomic_path  # noqa: E402
 
 
-def _draw_cloud(ax: "plt.Axes", points: np.ndarray, title: str | None, size: float) -> None:
+def _draw_cloud(ax: "plt.Axes", points: np.ndarray, title: str | None, size: float, title_chars: int = 36) -> None:
     ax.scatter(points[:, 0], points[:, 1], s=size, c="black", marker=".", linewidths=0)
     lim = HALF_EXTENT * 1.05
     ax.set_xlim(-lim, lim)
@@ -28,7 +29,8 @@ def _draw_cloud(ax: "plt.Axes", points: np.ndarray, title: str | None, size: flo
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=7, wrap=True)
+        # matplotlib's wrap=True wraps at the figure's edge, so long prompts ran into the next panel.
+        ax.set_title(textwrap.fill(title, title_chars), fontsize=7)
 
 
 def save_cloud_grid(
@@ -47,7 +49,7 @@ def save_cloud_grid(
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols, panel_inches * nrows + (0.3 if suptitle else 0)), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < n:
-            _draw_cloud(ax, np.asarray(clouds[k]), titles[k] if titles else None, point_size)
+            _draw_cloud(ax, np.asarray(clouds[k]), titles[k] if titles else None, point_size, max(12, round(panel_inches * 18)))
         else:
             ax.axis("off")
     if suptitle:
