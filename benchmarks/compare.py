@@ -131,10 +131,11 @@ def render(paths: list[Path], runs: list[dict[str, Any]]) -> str:
     for name, path, run in zip(names, paths, runs):
         lines.append(f"- Run {name}: `{path.as_posix()}`, {run['date']}, `{run['command']}`")
     lines += ["", md_table(["figure", *[f"run {n}" for n in names], "spread"], compare(runs)), ""]
+    args = runs[-1]["args"]
     lines.append(
         "Training and sampling are seeded, so final quality on one machine with the same thread count repeats "
         "to the last digit; timings move with the machine's load. Time-to-quality moves more than throughput: "
-        "the default recipe is evaluated at points of its training clock (first at 2 s, then every ×1.2), "
+        f"the default recipe is evaluated at points of its training clock (first at {args['eval_first']} s, then every ×{args['eval_ratio']}), "
         "so the step that gets evaluated, and with it the quality seen, shifts with speed."
     )
     lines += ["", f"Reproduce: `python benchmarks/compare.py {' '.join(p.as_posix() for p in paths)}`"]

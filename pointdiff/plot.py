@@ -30,7 +30,8 @@ def _draw_cloud(ax: "plt.Axes", points: np.ndarray, title: str | None, size: flo
     ax.set_yticks([])
     if title:
         # matplotlib's wrap=True wraps at the figure's edge, so long prompts ran into the next panel.
-        ax.set_title(textwrap.fill(title, title_chars), fontsize=7)
+        # Each given line is wrapped on its own: a caller's line breaks stay.
+        ax.set_title("\n".join(textwrap.fill(line, title_chars) for line in title.split("\n")), fontsize=7)
 
 
 def save_cloud_grid(

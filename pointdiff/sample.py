@@ -164,7 +164,7 @@ def generate(
     solver = cfg.solver or defaults["solver"]
     guidance = float(cfg.guidance if cfg.guidance is not None else defaults["guidance"])
     noise_std = float(defaults["noise_std"])
-    precision = cfg.precision or defaults.get("precision", "fp32")
+    precision = resolve_precision(cfg.precision or defaults.get("precision", "fp32"), next(run.model.parameters()).device)
     n, s = len(prompts), cfg.num_samples
     noise = make_noise(s, cfg.num_points, cfg.seed, noise_std).repeat(n, 1, 1)  # sample j shares noise across prompts
     cond = prompt_embeds.float().repeat_interleave(s, dim=0)
@@ -174,7 +174,7 @@ def generate(
         prompts=prompts,
         points=sol.x.cpu().reshape(shape),
         nfe=sol.nfe,
-        settings={"steps": steps, "solver": solver, "guidance": guidance, "seed": cfg.seed, "noise_std": noise_std, "precision": resolve_precision(precision, next(run.model.parameters()).device), "nfe": sol.nfe},
+        settings={"steps": steps, "solver": solver, "guidance": guidance, "seed": cfg.seed, "noise_std": noise_std, "precision": precision, "nfe": sol.nfe},
         path=[p.cpu().reshape(shape) for p in sol.path],
         times=sol.times,
     )

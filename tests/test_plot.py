@@ -22,9 +22,10 @@ def test_long_titles_wrap_to_the_panel_width(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(plot, "_save", capture)
     long = "head rotated to the left, with a poker face and a raised eyebrow #1"
     cloud = np.random.default_rng(0).uniform(-3, 3, (64, 2))
-    out = plot.save_cloud_grid(tmp_path / "grid.png", [cloud, cloud], titles=[long, "short"], panel_inches=2.0)
+    out = plot.save_cloud_grid(tmp_path / "grid.png", [cloud, cloud, cloud], titles=[long, "short", "run @ 3000\nreal: left"], panel_inches=2.0)
     assert out.stat().st_size > 1000
     assert titles[1] == "short"
+    assert titles[2] == "run @ 3000\nreal: left"  # the caller's line breaks stay
     lines = titles[0].split("\n")
     assert len(lines) > 1 and max(len(line) for line in lines) <= 36
     assert " ".join(lines) == long  # wrapped, nothing dropped

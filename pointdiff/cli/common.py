@@ -15,6 +15,7 @@ WorkspaceOpt = typer.Option(
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of settings for this command; flags override it.", exists=False)
 DeviceOpt = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto = cuda if available, else cpu).")
 SeedOpt = typer.Option(None, "--seed", help="Random seed: same seed, same output.")
+ThreadsOpt = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, all cores). On a busy shared machine 1 can be far faster than 2.")
 
 # Generation options shared by the commands that run a transformers model (caption, summarize).
 DtypeOpt = typer.Option(None, help="auto, float32, bfloat16 or float16. Default: auto = bfloat16 on GPU, float32 on CPU.", show_default=False)
@@ -35,3 +36,11 @@ def resolve_device(name: str | None) -> str:
     if name in (None, "", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+def set_threads(threads: int | None) -> None:
+    """Apply a command's ``--threads`` (None: leave torch's choice)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))

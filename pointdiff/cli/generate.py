@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         atol: Optional[float] = typer.Option(None, "--atol", help="Absolute tolerance of --solver adaptive."),
         config: Optional[Path] = common.ConfigOpt,
         device: Optional[str] = common.DeviceOpt,
-        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, all cores). On a busy shared machine 1 can be far faster than 2."),
+        threads: Optional[int] = common.ThreadsOpt,
         seed: Optional[int] = common.SeedOpt,
         workspace: Optional[Path] = common.WorkspaceOpt,
     ) -> None:
@@ -55,10 +55,7 @@ def register(app: typer.Typer) -> None:
         from pointdiff.text.encoders import load_encoder
 
         ws = common.workspace(workspace)
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(max(1, threads))
+        common.set_threads(threads)
         cfg = load_config(
             GenerateConfig,
             workspace_section=ws.section("generate"),

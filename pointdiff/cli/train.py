@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16 where the hardware has fast bf16, else fp32), bf16 (autocast) or fp32."),
         sets: Optional[list[str]] = typer.Option(None, "--set", help="Any TrainConfig setting, KEY=VALUE (repeatable), e.g. --set ema_decay=0.99."),
         device: Optional[str] = common.DeviceOpt,
-        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, all cores). On a busy shared machine 1 can be far faster than 2."),
+        threads: Optional[int] = common.ThreadsOpt,
         seed: Optional[int] = common.SeedOpt,
         workspace: Optional[Path] = common.WorkspaceOpt,
     ) -> None:
@@ -71,10 +71,7 @@ def register(app: typer.Typer) -> None:
         from pointdiff.train import TrainConfig, load_training_data, train
 
         ws = common.workspace(workspace)
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(max(1, threads))
+        common.set_threads(threads)
         if steps is not None and epochs is not None:
             raise PointdiffError("give --steps or --epochs, not both")
         flags = {"lr": lr, "clouds_per_step": clouds_per_step, "points_per_cloud": points_per_cloud, "precision": precision, "seed": seed, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep, "steps": steps}

@@ -203,14 +203,14 @@ def save_grid(result: EvalResult, path: str | Path, rows: int = 12) -> Path:
             titles.append(f"real: {lab.get('orientation', '')} · {lab.get('expression', '')}")
             for i in idx:
                 panels.append(result.clouds[i, 0].numpy())
-                titles.append("\n".join(textwrap.wrap(textwrap.shorten(ev.prompts[i], 60, placeholder="…"), 28)))
+                titles.append(textwrap.shorten(ev.prompts[i], 60, placeholder="…"))  # save_cloud_grid wraps it to the panel
     else:
         chosen = np.unique(np.linspace(0, n_prompts - 1, min(rows, n_prompts)).round().astype(int)).tolist()
         cols = 1 + reps
         panels, titles = [], []
         for i in chosen:
             panels.append(ev.reference[i].numpy())
-            titles.append("\n".join(textwrap.wrap("real: " + textwrap.shorten(ev.prompts[i], 50, placeholder="…"), 28)))
+            titles.append("real: " + textwrap.shorten(ev.prompts[i], 50, placeholder="…"))
             for j in range(reps):
                 panels.append(result.clouds[i, j].numpy())
                 titles.append(f"sample {j + 1}")
