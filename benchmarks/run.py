@@ -110,7 +110,8 @@ def prepare_data(work: Path, faces: int, seed: int, device: str) -> tuple[Any, A
 
 def recipe_config(name: str, steps: int | None, quick: bool, device: str = "cpu") -> Any:
     from pointdiff.config import apply, load_config, preset_path
-    from pointdiff.train import TrainConfig, resolve_precision
+    from pointdiff.device import resolve_precision
+    from pointdiff.train import TrainConfig
 
     cfg = load_config(TrainConfig, preset=preset_path("train", "seed") if name == "seed" else None)
     # "auto" becomes what this machine runs, so FLOPs and the peak are counted for that precision.

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn
 from pointdiff.text.embeddings import DatasetTexts, EncoderInfo, StoredEmbeddings, check_encoder, dataset_texts, read_embeddings, staleness, write_embeddings
@@ -47,13 +48,6 @@ class EmbedConfig:
     top_pairs: int = 5  # most / least similar pairs to show
     hist_pairs: int = 200_000  # histogram uses all pairs up to this many, else a seeded random sample
     seed: int = 0  # for the histogram's pair sample
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else unchanged."""
-    if name in ("", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 @dataclass

@@ -25,11 +25,11 @@ import torch
 from torch import Tensor
 
 from pointdiff.checkpoint import LoadedRun
+from pointdiff.device import resolve_precision
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel
 from pointdiff.flow.solvers import SOLVERS, Solution, solve
 from pointdiff.text.embeddings import EncoderInfo
-from pointdiff.train import resolve_precision
 
 
 @dataclass

@@ -26,7 +26,6 @@ repeats an uninterrupted one exactly (and DDP could wrap ``trainer.model``).
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
+from pointdiff.device import PRECISIONS, resolve_precision
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel, build_model
 from pointdiff.flow.path import PAIRINGS, linear_path, pair_noise
@@ -219,33 +219,6 @@ def load_training_data(path: str | Path) -> TrainingData:
 
 
 Callback = Callable[["Trainer"], None]
-PRECISIONS = ("auto", "bf16", "fp32")
-
-
-@functools.lru_cache(maxsize=None)
-def fast_bf16(device_type: str) -> bool:
-    """Whether bf16 matmuls are native here: CUDA with bf16, or a CPU with AVX-512 BF16 / AMX.
-
-    Elsewhere autocast to bf16 is emulated and slower than fp32.
-    """
-    if device_type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type == "cpu":
-        try:
-            flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """``auto`` -> ``bf16`` where it is fast (:func:`fast_bf16`), else ``fp32``; others unchanged."""
-    if precision not in PRECISIONS:
-        raise PointdiffError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "auto":
-        return precision
-    return "bf16" if fast_bf16(torch.device(device).type) else "fp32"
 
 
 class Trainer:

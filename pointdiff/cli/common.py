@@ -29,15 +29,6 @@ def workspace(path: Optional[Path]) -> Workspace:
     return find_workspace(path)
 
 
-def resolve_device(name: str | None) -> str:
-    """Turn ``auto``/None into a concrete torch device string."""
-    import torch
-
-    if name in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def set_threads(threads: int | None) -> None:
     """Apply a command's ``--threads`` (None: leave torch's choice)."""
     if threads is not None:

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from pointdiff.cli import common
 from pointdiff.cli.render import console, err_console, progress_bar, table
+from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
         path = model or ws.latest_run()
         if path is None:
             raise PointdiffError(f"no model to evaluate: no runs in {ws.runs}; train one with `pointdiff train` or name a run folder")
-        run = load_run(path, common.resolve_device(device))
+        run = load_run(path, resolve_device(device))
         cfg = EvalConfig(num_samples=num_samples, steps=steps, solver=solver, guidance=guidance, seed=seed, scorer=scorer, max_prompts=max_prompts, emd=not no_emd, set_emd=set_emd, emd_points=emd_points)
         if num_samples < 1:
             raise PointdiffError("--num-samples must be at least 1")

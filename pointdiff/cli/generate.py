@@ -17,6 +17,7 @@ import typer
 
 from pointdiff.cli import common
 from pointdiff.cli.render import console, err_console
+from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 
 
@@ -66,7 +67,7 @@ def register(app: typer.Typer) -> None:
             model = ws.latest_run()
             if model is None:
                 raise PointdiffError(f"no trained model in {ws.root}; run `pointdiff train` first or pass --model RUN_DIR")
-        dev = common.resolve_device(device)
+        dev = resolve_device(device)
         run = load_run(model, device=dev)
         enc = load_encoder(encoder or run.encoder.id, device=dev)
         note = check_encoder_compat(run.encoder, enc.info)

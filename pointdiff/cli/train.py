@@ -16,6 +16,7 @@ import typer
 
 from pointdiff.cli import common
 from pointdiff.cli.render import console, err_console, progress_bar
+from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 
 EPOCHS_HELP = (
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 run_dir.mkdir(parents=True, exist_ok=True)
             else:
                 run_dir = ws.new_run_dir(name)
-        dev = common.resolve_device(device)
+        dev = resolve_device(device)
         params = _param_count(cfg, training_data.cond.shape[1])
         err_console.print(
             f"training [bold]{cfg.arch}[/] ({params:,} parameters) on {len(training_data.cond)} samples from {training_data.source} "

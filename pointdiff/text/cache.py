@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 from pointdiff.store import JsonlAppender, read_jsonl
 from pointdiff.text.hf import weights_files, weights_sha256
@@ -135,8 +136,7 @@ def torch_device_dtype(device: str, dtype: str) -> tuple[str, torch.dtype]:
     float32 on the CPU, where generation quality is the safe default; ``--dtype bfloat16``
     is several times faster on CPUs with AVX-512 BF16.
     """
-    if device in ("", "auto"):
-        device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    device = resolve_device(device)
     names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
     if dtype in ("", "auto"):
         if device.startswith("cuda"):
