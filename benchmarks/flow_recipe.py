@@ -33,9 +33,11 @@ from pathlib import Path
 import torch
 
 from pointdiff.config import apply, load_config, preset_path, to_dict
+from pointdiff.data.training import TrainingData, load_training_data
 from pointdiff.metrics import chamfer, chamfer_matrix
-from pointdiff.sample import sample_flow
-from pointdiff.train import TrainConfig, Trainer, TrainingData, load_training_data
+from pointdiff.recipe import TrainConfig
+from pointdiff.sample import SamplingSettings, make_noise, sample
+from pointdiff.trainer import Trainer
 
 
 class Evaluator:
@@ -62,7 +64,8 @@ class Evaluator:
 
     def evaluate(self, model: torch.nn.Module, solver: str, steps: int, noise_std: float, guidance: float = 1.0, precision: str = "fp32") -> dict[str, float]:
         t = time.perf_counter()
-        sol = sample_flow(model, self.cond, self.points, steps, solver, guidance, seed=0, noise_std=noise_std, precision=precision)
+        settings = SamplingSettings(solver=solver, steps=steps, guidance=guidance, noise_std=noise_std, precision=precision)
+        sol = sample(model, self.cond, make_noise(len(self.cond), self.points, 0, noise_std), settings)
         seconds = time.perf_counter() - t
         return {**self.score(sol.x), "nfe": sol.nfe, "sample_s": round(seconds, 2)}
 
@@ -103,7 +106,7 @@ def main() -> None:
         for spec in args.samplers if at == eval_at[-1] else args.samplers[:1]:  # all samplers at the end only
             solver, steps, *opts = spec.split(":")
             guidance = float(next((o[2:] for o in opts if o.startswith("g=")), 1.0))
-            model = trainer.model if "raw" in opts or trainer.ema is None else trainer.ema
+            model = trainer.model if "raw" in opts else trainer.sampling_model()
             model.eval()
             r = ev.evaluate(model, solver, int(steps), cfg.noise_std, guidance, "bf16" if "bf16" in opts else "fp32")
             model.train()

@@ -22,10 +22,12 @@ import torch
 
 from pointdiff.config import load_config, preset_path
 from pointdiff.data.dataset import PointSampler
+from pointdiff.data.training import TrainingData
 from pointdiff.flow.model import VelocityModel
-from pointdiff.sample import sample_flow
+from pointdiff.recipe import TrainConfig
+from pointdiff.sample import SamplingSettings, make_noise, sample
 from pointdiff.text.embeddings import EncoderInfo
-from pointdiff.train import TrainConfig, Trainer, TrainingData
+from pointdiff.trainer import Trainer
 
 
 def stand_in_data(n: int = 300, dim: int = 384, ink: int = 4000) -> TrainingData:
@@ -75,11 +77,12 @@ def time_training(cfg: TrainConfig, data: TrainingData, seconds: float) -> dict[
 
 def time_sampling(model: VelocityModel, dim: int, solver: str, steps: int, precision: str, repeats: int = 5) -> float:
     cond = torch.nn.functional.normalize(torch.randn(1, dim), dim=1)
-    sample_flow(model, cond, 1024, steps, solver, precision=precision)
+    settings, noise = SamplingSettings(solver=solver, steps=steps, precision=precision), make_noise(1, 1024, 0, 2.0)
+    sample(model, cond, noise, settings)
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        sample_flow(model, cond, 1024, steps, solver, precision=precision)
+        sample(model, cond, noise, settings)
         best = min(best, time.perf_counter() - t)
     return best * 1000
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import torch
 
-from pointdiff.evaluate import EvalSet, evaluate_clouds, generate_clouds
+from pointdiff.evaluate import EvalSet, evaluate_clouds
 from pointdiff.flow.solvers import NFE_PER_STEP
 from pointdiff.metrics import Scorer
+from pointdiff.sample import SamplingSettings, make_noise, sample
 
 
 @dataclass
@@ -41,9 +42,14 @@ class Point:
     eval_seconds: float  # what this evaluation itself took (not training time)
 
 
-def quick_metrics(model: torch.nn.Module, evalset: EvalSet, scorer: Scorer | None, num_points: int, steps: int, solver: str, guidance: float, noise_std: float, seed: int = 0) -> dict[str, Any]:
+def draw(model: torch.nn.Module, cond: torch.Tensor, num_points: int, settings: SamplingSettings, seed: int = 0) -> torch.Tensor:
+    """One cloud per condition row, each its own noise: what ``pointdiff eval`` draws."""
+    return sample(model, cond, make_noise(len(cond), num_points, seed, settings.noise_std), settings).x
+
+
+def quick_metrics(model: torch.nn.Module, evalset: EvalSet, scorer: Scorer | None, num_points: int, settings: SamplingSettings, seed: int = 0) -> dict[str, Any]:
     """Generate one cloud per prompt of ``evalset`` and score it (no EMD: it is the slow part)."""
-    clouds = generate_clouds(model, evalset.cond, num_points, steps, solver, guidance, seed, noise_std)
+    clouds = draw(model, evalset.cond, num_points, settings, seed)
     m = evaluate_clouds(clouds, evalset, scorer)
     acc = m.prompt_accuracy or {}
     return {
@@ -68,10 +74,7 @@ class PeriodicEval:
     evalset: EvalSet
     scorer: Scorer | None
     num_points: int
-    solver: str
-    steps: int
-    guidance: float
-    noise_std: float
+    settings: SamplingSettings  # the recipe's own sampler, as generate would use it
     total_steps: int
     first: float = 2.0  # seconds of training before the first evaluation
     ratio: float = 1.2  # next evaluation after ratio × the training time so far
@@ -96,11 +99,11 @@ class PeriodicEval:
 
     def evaluate(self, trainer: Any) -> Point:
         """Evaluate now and record the point."""
-        model = trainer.ema if trainer.ema is not None else trainer.model
+        model = trainer.sampling_model()
         was_training = model.training
         model.eval()
         t = time.perf_counter()
-        m = quick_metrics(model, self.evalset, self.scorer, self.num_points, self.steps, self.solver, self.guidance, self.noise_std)
+        m = quick_metrics(model, self.evalset, self.scorer, self.num_points, self.settings)
         model.train(was_training)
         p = Point(trainer.step, trainer.elapsed, eval_seconds=time.perf_counter() - t, **m)
         self.points.append(p)
@@ -131,12 +134,12 @@ class SweepRow:
     latency_ms: float  # one 1024-point cloud (batch of 1), median
 
 
-def latency_ms(model: torch.nn.Module, cond: torch.Tensor, steps: int, solver: str, guidance: float, noise_std: float, num_points: int = 1024, repeats: int = 3) -> float:
+def latency_ms(model: torch.nn.Module, cond: torch.Tensor, settings: SamplingSettings, num_points: int = 1024, repeats: int = 3) -> float:
     """Median wall time of drawing one cloud (prompt vector already encoded)."""
     times = []
     for k in range(repeats + 1):
         t = time.perf_counter()
-        generate_clouds(model, cond[:1], num_points, steps, solver, guidance, seed=k, noise_std=noise_std)
+        draw(model, cond[:1], num_points, settings, seed=k)
         if k:  # the first call warms up
             times.append(time.perf_counter() - t)
     return 1000 * statistics.median(times)
@@ -149,22 +152,22 @@ def nfe_sweep(
     solvers: Sequence[str],
     nfes: Sequence[int],
     num_points: int,
-    guidance: float,
-    noise_std: float,
+    settings: SamplingSettings,
     latency_points: int = 1024,
     log: Any = None,
 ) -> list[SweepRow]:
     """Quality and latency for each solver at each NFE it can hit exactly (NFE divisible by its evaluations per step)."""
     rows = []
-    per_eval = 2 if guidance != 1.0 else 1  # guidance runs cond and uncond in one batch: count both
+    per_eval = 2 if settings.guidance != 1.0 else 1  # guidance runs cond and uncond in one batch: count both
     for solver in solvers:
         for nfe in nfes:
             k = NFE_PER_STEP[solver] * per_eval
             if nfe % k:
                 continue
             steps = nfe // k
-            m = quick_metrics(model, evalset, scorer, num_points, steps, solver, guidance, noise_std)
-            lat = latency_ms(model, evalset.cond, steps, solver, guidance, noise_std, latency_points, repeats=1 if nfe >= 100 else 3)
+            st = settings.with_(solver=solver, steps=steps)
+            m = quick_metrics(model, evalset, scorer, num_points, st)
+            lat = latency_ms(model, evalset.cond, st, latency_points, repeats=1 if nfe >= 100 else 3)
             rows.append(SweepRow(solver, nfe, steps, m["chamfer_to_ref"], m["joint"], m["nna"], lat))
             if log:
                 log(f"  {solver:8s} NFE {nfe:4d}: chamfer {m['chamfer_to_ref']:.4f}  joint {m['joint'] if m['joint'] is None else round(m['joint'], 3)}  {lat:8.1f} ms/cloud")

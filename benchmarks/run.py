@@ -96,9 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare_data(work: Path, faces: int, seed: int, device: str) -> tuple[Any, Any]:
     """Ingest the built-in faces and embed them with minilm: (TrainingData, TextEncoder)."""
     from pointdiff.data.ingest import IngestConfig, ingest
-    from pointdiff.embed import EmbedConfig, embed_dataset
+    from pointdiff.data.training import load_training_data
+    from pointdiff.embedding import EmbedConfig, embed_dataset
     from pointdiff.text.encoders import load_encoder
-    from pointdiff.train import load_training_data
 
     root = work / f"faces-n{faces}-s{seed}"
     encoder = load_encoder("minilm", device="cpu")
@@ -111,7 +111,7 @@ def prepare_data(work: Path, faces: int, seed: int, device: str) -> tuple[Any, A
 def recipe_config(name: str, steps: int | None, quick: bool, device: str = "cpu") -> Any:
     from pointdiff.config import apply, load_config, preset_path
     from pointdiff.device import resolve_precision
-    from pointdiff.train import TrainConfig
+    from pointdiff.recipe import TrainConfig
 
     cfg = load_config(TrainConfig, preset=preset_path("train", "seed") if name == "seed" else None)
     # "auto" becomes what this machine runs, so FLOPs and the peak are counted for that precision.
@@ -128,12 +128,13 @@ def recipe_config(name: str, steps: int | None, quick: bool, device: str = "cpu"
 
 def train_recipe(name: str, cfg: Any, data: Any, evalset: Any, scorer: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Train one recipe with periodic evaluation; its throughput and quality curve."""
-    from pointdiff.train import train
+    from pointdiff.sample import SamplingSettings
+    from pointdiff.training import train
 
     flops = hardware.train_step_flops(cfg, data.cond.shape[1])
     at = sorted({max(1, round(float(f) * cfg.steps)) for f in args.seed_evals.split(",")}) if name == "seed" else ()
     pe = quality.PeriodicEval(
-        evalset, scorer, args.points, cfg.sample_solver, cfg.sample_steps, cfg.sample_guidance, cfg.noise_std, cfg.steps,
+        evalset, scorer, args.points, SamplingSettings.from_stored(cfg.sampling_defaults(), args.device), cfg.steps,
         first=args.eval_first, ratio=args.eval_ratio, at_steps=at,
     )
     log(f"{name}: {cfg.arch}, {cfg.steps} steps × {cfg.clouds_per_step} clouds × {cfg.points_per_cloud} points, {cfg.precision}; {flops / 1e9:.2f} GFLOP/step")
@@ -170,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from pointdiff.evaluate import evaluate_clouds, evaluate_real, faces_eval_set, generate_clouds, get_scorer
+    from pointdiff.evaluate import evaluate_clouds, evaluate_real, faces_eval_set, get_scorer
+    from pointdiff.sample import SamplingSettings
 
     started = time.perf_counter()
     command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(argv if argv is not None else sys.argv[1:]))
@@ -230,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         finals: dict[str, Any] = {}
         for name, r in runs.items():
             cfg, t = r["config"], r["trainer"]
-            model = (t.ema if t.ema is not None else t.model).eval()
-            clouds = generate_clouds(model, final_set.cond, args.points, cfg.sample_steps, cfg.sample_solver, cfg.sample_guidance, 0, cfg.noise_std)
+            model = t.sampling_model().eval()
+            settings = SamplingSettings.from_stored(cfg.sampling_defaults(), args.device)  # exactly what generate uses
+            clouds = quality.draw(model, final_set.cond, args.points, settings)
             finals[name] = evaluate_clouds(clouds, final_set, scorer, with_emd=True)
-            finals[name + "_latency_ms"] = quality.latency_ms(model, final_set.cond, cfg.sample_steps, cfg.sample_solver, cfg.sample_guidance, cfg.noise_std, 1024, repeats=1 if cfg.sample_steps >= 100 else 5)
+            finals[name + "_latency_ms"] = quality.latency_ms(model, final_set.cond, settings, 1024, repeats=1 if cfg.sample_steps >= 100 else 5)
             log(f"{name} final: chamfer {finals[name].chamfer_to_ref:.4f}, joint {finals[name].prompt_accuracy}, latency {finals[name + '_latency_ms']:.0f} ms")
 
         # Measured again after training: a peak taken while something else ran would flatter every ratio.
@@ -246,10 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         sweeps: dict[str, list[quality.SweepRow]] = {}
         for name, r in runs.items():
             cfg, t = r["config"], r["trainer"]
-            model = (t.ema if t.ema is not None else t.model).eval()
+            model = t.sampling_model().eval()
             solvers = (args.seed_solvers if name == "seed" else args.solvers).split(",")
             log(f"{name}: sampler sweep {solvers} × NFE {nfes}")
-            sweeps[name] = quality.nfe_sweep(model, evalset, scorer, solvers, nfes, args.points, 1.0, cfg.noise_std, log=log)
+            base = SamplingSettings.from_stored(cfg.sampling_defaults(), args.device, guidance=1.0)
+            sweeps[name] = quality.nfe_sweep(model, evalset, scorer, solvers, nfes, args.points, base, log=log)
 
         results = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

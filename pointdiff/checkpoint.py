@@ -30,11 +30,12 @@ from typing import Any
 import torch
 
 from pointdiff import __version__
-from pointdiff.config import apply, to_dict
+from pointdiff.config import to_dict
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel, build_model
 from pointdiff.store import load_tensors, read_json, save_tensors, write_json
 from pointdiff.text.embeddings import EncoderInfo
+from pointdiff.trainer import Trainer
 
 CHECKPOINTS_DIR = "checkpoints"
 META_FILE = "meta.json"
@@ -59,6 +60,11 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
+def run_dir_of(checkpoint: str | Path) -> Path:
+    """The run folder a checkpoint folder belongs to (``RUN/checkpoints/step-N`` -> ``RUN``)."""
+    return Path(checkpoint).parent.parent
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint folder, or a run folder's newest checkpoint."""
     path = Path(path)
@@ -72,7 +78,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
     raise PointdiffError(f"{path} holds no checkpoint (expected {CHECKPOINTS_DIR}/step-*/{META_FILE}); train one with `pointdiff train`")
 
 
-def build_meta(trainer: Any) -> dict[str, Any]:
+def build_meta(trainer: Trainer) -> dict[str, Any]:
     """The readable description of a trainer's current state (meta.json)."""
     cfg, data, model = trainer.cfg, trainer.data, trainer.model
     points = cfg.clouds_per_step * cfg.points_per_cloud
@@ -89,7 +95,7 @@ def build_meta(trainer: Any) -> dict[str, Any]:
         "config": to_dict(cfg),
         "encoder": data.encoder.to_dict(),
         "data": {"source": data.source, "fingerprint": data.fingerprint, "num_samples": len(data.cond)},
-        "sampling": {"solver": cfg.sample_solver, "steps": cfg.sample_steps, "guidance": cfg.sample_guidance, "noise_std": cfg.noise_std, "precision": cfg.sample_precision},
+        "sampling": cfg.sampling_defaults(),
         "timing": {
             "train_seconds": round(trainer.elapsed, 3),
             "steps_per_s": round(rate, 3),
@@ -104,7 +110,7 @@ def build_meta(trainer: Any) -> dict[str, Any]:
     }
 
 
-def save_checkpoint(run_dir: str | Path, trainer: Any) -> Path:
+def save_checkpoint(run_dir: str | Path, trainer: Trainer) -> Path:
     """Write the trainer's state as ``RUN/checkpoints/step-N`` (atomically) and ``RUN/meta.json``."""
     run_dir = Path(run_dir)
     final = checkpoint_dir(run_dir, trainer.step)
@@ -115,7 +121,7 @@ def save_checkpoint(run_dir: str | Path, trainer: Any) -> Path:
     arch = {"arch": meta["arch"], "arch_config": str(meta["arch_config"])}
     save_tensors(tmp / MODEL_FILE, trainer.model.state_dict(), arch)
     if trainer.ema is not None:
-        save_tensors(tmp / EMA_FILE, trainer.ema.state_dict(), arch)
+        save_tensors(tmp / EMA_FILE, trainer.ema.model.state_dict(), arch)
     with open(tmp / STATE_FILE, "wb") as f:
         torch.save(trainer.state_dict(), f)
     write_json(tmp / META_FILE, meta)
@@ -141,11 +147,11 @@ class Checkpointer:
         self.run_dir, self.every, self.keep = Path(run_dir), every, keep
         self.last_saved: tuple[int, Path] | None = None
 
-    def __call__(self, trainer: Any) -> None:
+    def __call__(self, trainer: Trainer) -> None:
         if trainer.step % self.every == 0:
             self.save(trainer)
 
-    def save(self, trainer: Any) -> Path:
+    def save(self, trainer: Trainer) -> Path:
         """Save now (unless this step is already saved) and prune."""
         if self.last_saved is not None and self.last_saved[0] == trainer.step:
             return self.last_saved[1]
@@ -155,7 +161,7 @@ class Checkpointer:
         self.plot_losses(trainer)
         return path
 
-    def plot_losses(self, trainer: Any) -> Path | None:
+    def plot_losses(self, trainer: Trainer) -> Path | None:
         """``RUN/loss.png``: the per-step loss and its moving average."""
         if not trainer.losses:
             return None
@@ -170,7 +176,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return read_json(resolve_checkpoint(path) / META_FILE)
 
 
-def restore_trainer(trainer: Any, path: str | Path) -> Path:
+def restore_trainer(trainer: Trainer, path: str | Path) -> Path:
     """Load a checkpoint's full state into ``trainer`` for an exact continuation.
 
     Raises:
@@ -193,13 +199,6 @@ def restore_trainer(trainer: Any, path: str | Path) -> Path:
     return ckpt
 
 
-def config_of(meta: dict[str, Any]) -> Any:
-    """The TrainConfig stored in a meta.json."""
-    from pointdiff.train import TrainConfig
-
-    return apply(TrainConfig(), meta["config"], "checkpoint meta.json")
-
-
 @dataclass
 class LoadedRun:
     """A trained model ready to sample: EMA weights when the run kept them."""
@@ -208,6 +207,11 @@ class LoadedRun:
     meta: dict[str, Any]
     encoder: EncoderInfo
     path: Path  # the checkpoint folder
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder this checkpoint belongs to."""
+        return run_dir_of(self.path)
 
     @property
     def noise_std(self) -> float:

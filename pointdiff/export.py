@@ -103,13 +103,10 @@ def save_animation(
         min_frames: with fewer solver states than this, frames are interpolated along the
             straight segment each solver step moves a point (what the solver did, drawn smoothly).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
 
     from pointdiff.data.images import HALF_EXTENT
+    from pointdiff.plot import new_figure  # matplotlib loads only when something is drawn
 
     path = Path(path)
     if path.suffix.lower() != ".gif":
@@ -130,7 +127,8 @@ def save_animation(
     images = []
     lim = HALF_EXTENT * 1.05
     for f, a in zip(keep, arrays):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.2 * nrows + 0.3), squeeze=False)
+        fig = new_figure(2.2 * ncols, 2.2 * nrows + 0.3)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
         for k, ax in enumerate(axes.flat):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -149,7 +147,6 @@ def save_animation(
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, dpi=72, format="png")
-        plt.close(fig)
         buf.seek(0)
         images.append(Image.open(buf).convert("P", palette=Image.Palette.ADAPTIVE, colors=16))
     durations = [duration_ms] * (len(images) - 1) + [hold_ms]

@@ -1,6 +1,8 @@
 """Every picture pointdiff draws: point clouds, grids of them, curves, histograms.
 
-Uses matplotlib's Agg backend (no screen needed) and writes PNGs atomically.
+Draws with matplotlib's object API on an Agg canvas of its own (no screen needed) and writes
+PNGs atomically. Nothing here touches pyplot or the process-wide backend, so importing or
+drawing leaves an application's own matplotlib setup as it was.
 """
 
 from __future__ import annotations
@@ -10,17 +12,27 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pointdiff.data.images import HALF_EXTENT  # noqa: E402
-from pointdiff.store import atomic_path  # noqa: E402
+from pointdiff.data.images import HALF_EXTENT
+from pointdiff.store import atomic_path
 
 
-def _draw_cloud(ax: "plt.Axes", points: np.ndarray, title: str | None, size: float, title_chars: int = 36) -> None:
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of ``width`` × ``height`` inches on its own Agg canvas.
+
+    Not pyplot's: pyplot keeps every figure in a process-wide registry until closed and
+    draws through the global backend; a bare ``Figure`` is garbage-collected like any object.
+    """
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)  # attaches itself as fig.canvas
+    return fig
+
+
+def _draw_cloud(ax: Axes, points: np.ndarray, title: str | None, size: float, title_chars: int = 36) -> None:
     ax.scatter(points[:, 0], points[:, 1], s=size, c="black", marker=".", linewidths=0)
     lim = HALF_EXTENT * 1.05
     ax.set_xlim(-lim, lim)
@@ -47,7 +59,8 @@ def save_cloud_grid(
     n = len(clouds)
     ncols = ncols or min(n, math.ceil(math.sqrt(n)))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols, panel_inches * nrows + (0.3 if suptitle else 0)), squeeze=False)
+    fig = new_figure(panel_inches * ncols, panel_inches * nrows + (0.3 if suptitle else 0))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < n:
             _draw_cloud(ax, np.asarray(clouds[k]), titles[k] if titles else None, point_size, max(12, round(panel_inches * 18)))
@@ -61,7 +74,8 @@ def save_cloud_grid(
 
 def save_curve(path: str | Path, xs: Sequence[float], ys: Sequence[float], xlabel: str, ylabel: str, title: str | None = None, smooth: int = 0, logy: bool = False) -> Path:
     """A line plot (e.g. the loss curve); ``smooth`` > 1 adds a moving average."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = new_figure(6, 3.5)
+    ax = fig.subplots()
     ax.plot(xs, ys, lw=0.6, alpha=0.5 if smooth > 1 else 1.0, label="raw" if smooth > 1 else None)
     if smooth > 1 and len(ys) >= smooth:
         k = np.ones(smooth) / smooth
@@ -80,7 +94,8 @@ def save_curve(path: str | Path, xs: Sequence[float], ys: Sequence[float], xlabe
 
 def save_histogram(path: str | Path, values: np.ndarray, xlabel: str, title: str | None = None, bins: int = 50) -> Path:
     """A histogram of ``values``."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = new_figure(6, 3.5)
+    ax = fig.subplots()
     ax.hist(np.asarray(values).ravel(), bins=bins, color="steelblue")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
@@ -90,9 +105,8 @@ def save_histogram(path: str | Path, values: np.ndarray, xlabel: str, title: str
     return _save(fig, path)
 
 
-def _save(fig: "plt.Figure", path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
     return path

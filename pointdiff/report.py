@@ -198,39 +198,35 @@ def inspect_dataset(path: str | Path) -> DatasetReport:
 # ----------------------------------------------------------------------------- runs
 
 
-def _current_fingerprint(source: str) -> str | None:
-    """The training-data fingerprint the dataset at ``source`` would give now, without loading its ink.
+def _dataset_matches(source: str | None, fingerprint: str | None) -> bool | None:
+    """Whether the dataset at ``source`` gives the training-data ``fingerprint`` now (None: cannot tell).
 
-    Same formula as :func:`pointdiff.train.load_training_data` (a test keeps them in step).
+    Reads the manifest and the embeddings, never the ink.
     """
-    from pointdiff.store import sha256_bytes
+    from pointdiff.data.training import training_fingerprint
     from pointdiff.text.embeddings import read_embeddings
 
-    root = Path(source)
-    if not (root / MANIFEST_FILE).exists() or not (root / EMBEDDINGS_FILE).exists():
+    root = Path(source) if source else None
+    if not fingerprint or root is None or not (root / MANIFEST_FILE).exists() or not (root / EMBEDDINGS_FILE).exists():
         return None
-    stored = read_embeddings(root / EMBEDDINGS_FILE)
-    return sha256_bytes((Dataset(root).fingerprint() + "|" + stored.encoder.to_json() + "|" + ",".join(stored.ids)).encode())[:16]
+    try:
+        stored = read_embeddings(root / EMBEDDINGS_FILE)
+        return training_fingerprint(Dataset(root).fingerprint(), stored.encoder, list(stored.ids)) == fingerprint
+    except PointdiffError:
+        return None
 
 
 def inspect_run(path: str | Path) -> RunReport:
     """Report on a training run folder or checkpoint (loaded on the CPU)."""
-    from pointdiff.checkpoint import LOSS_PLOT, list_checkpoints, load_run
+    from pointdiff.checkpoint import LOSS_PLOT, list_checkpoints, load_run, run_dir_of
 
     path = Path(path)
     run = load_run(path, "cpu")
     meta = dict(run.meta)
-    run_dir = run.path.parent.parent  # RUN/checkpoints/step-N
+    run_dir = run_dir_of(run.path)
     data = meta.get("data") or {}
     fingerprint = data.get("fingerprint")
     source = data.get("source")
-    matches: bool | None = None
-    if source and fingerprint:
-        try:
-            now = _current_fingerprint(source)
-        except PointdiffError:
-            now = None
-        matches = None if now is None else now == fingerprint
     curve = run_dir / LOSS_PLOT
     shown = {"arch", "arch_config", "num_params", "config", "encoder", "step", "data"}
     return RunReport(
@@ -243,7 +239,7 @@ def inspect_run(path: str | Path) -> RunReport:
         config=dict(meta.get("config") or {}),
         data_fingerprint=fingerprint,
         dataset=str(source) if source else None,
-        dataset_matches=matches,
+        dataset_matches=_dataset_matches(source, fingerprint),
         loss_curve=curve if curve.exists() else None,
         checkpoints=[p.name for p in list_checkpoints(run_dir)],
         meta={k: v for k, v in meta.items() if k not in shown},

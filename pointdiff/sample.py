@@ -1,181 +1,151 @@
-"""Drawing pictures: text -> condition vector -> noise -> ODE solve -> point cloud.
+"""Drawing from a trained model: condition vectors -> noise -> ODE solve -> point clouds.
+
+The one way to sample in pointdiff: ``generate``, ``eval``, the public pipeline
+(:mod:`pointdiff.pipeline`) and the benchmark all resolve their settings with
+:meth:`SamplingSettings.from_meta` and draw with :func:`sample`.
 
 Usage::
 
     from pointdiff.checkpoint import load_run
-    from pointdiff.sample import GenerateConfig, generate
+    from pointdiff.sample import SamplingSettings, make_noise, sample
     run = load_run("pointdiff-work/runs/demo")
-    out = generate(run, ["left-facing, neutral"], GenerateConfig(num_samples=4, seed=0))
-    out.points          # [prompts, samples, P, 2] in [-3, 3]
+    settings = SamplingSettings.from_meta(run.meta, device="cpu", steps=8)   # None: the run's own
+    x = sample(run.model, cond, make_noise(len(cond), 1024, seed=0, noise_std=settings.noise_std), settings).x
 
 Sampling integrates dx/dt = v(x, t, c) from x(0) ~ N(0, σ²I) — σ is the model's training
 noise (``meta.sampling.noise_std``; the reference's 2) — to t = 1. The per-cloud
-conditioning is computed once per call (``model.field``), not at every solver step.
+conditioning is computed once per batch (``model.field``), not at every solver step.
 The noise comes from a seeded CPU ``torch.Generator``, so the same seed gives the same
-picture on any device, and every prompt of a call starts from the same noise (sample j of
-each prompt shares it): prompts are compared on equal terms.
+picture on any device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from pointdiff.checkpoint import LoadedRun
 from pointdiff.device import resolve_precision
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel
 from pointdiff.flow.solvers import SOLVERS, Solution, solve
-from pointdiff.text.embeddings import EncoderInfo
+
+# What a run that stored no sampling defaults gets: the reference system's sampler.
+_REFERENCE_SAMPLING = {"solver": "euler", "steps": 200, "guidance": 1.0, "noise_std": 2.0, "precision": "fp32"}
 
 
-@dataclass
-class GenerateConfig:
-    """Sampling knobs; ``None`` takes the value the model was trained to prefer (its meta)."""
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How to integrate one model: solver, steps, guidance, start noise and precision, all resolved.
 
-    steps: int | None = None  # solver steps (None: the checkpoint's; the reference used 200 Euler)
-    solver: str | None = None  # euler | midpoint | heun | rk4 | adaptive (None: the checkpoint's)
-    guidance: float | None = None  # classifier-free guidance s: uncond + s·(cond − uncond); 1 = off
-    num_points: int = 1024  # points per picture (any number: the model is per point)
-    num_samples: int = 1  # pictures per prompt
-    seed: int = 0  # same seed, same pictures
+    Build it with :meth:`from_meta` (a run's stored defaults plus the user's overrides), so
+    that every command samples a run the same way.
+    """
+
+    solver: str = "midpoint"  # euler | midpoint | heun | rk4 | adaptive
+    steps: int = 2  # solver steps (network evaluations = steps × 1/2/2/4 for euler/midpoint/heun/rk4)
+    guidance: float = 1.0  # classifier-free guidance s: uncond + s·(cond − uncond); 1 = off
+    noise_std: float = 2.0  # σ of x(0): must be the σ the model was trained from
+    precision: str = "fp32"  # bf16 | fp32, already resolved for the device (never "auto")
     rtol: float = 1e-3  # adaptive solver tolerances (a point moves ~3 units: 1e-3 is sub-pixel)
     atol: float = 1e-3
-    precision: str | None = None  # auto (bf16 where fast, else fp32) | bf16 | fp32 (None: the checkpoint's)
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise PointdiffError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
+        if self.steps < 1:
+            raise PointdiffError("steps must be at least 1")
+        if self.precision not in ("bf16", "fp32"):
+            raise PointdiffError(f"sampling precision must be resolved to bf16 or fp32, got {self.precision!r}")
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any], device: torch.device | str = "cpu", **overrides: Any) -> "SamplingSettings":
+        """Settings from stored defaults (a meta's ``sampling``) with ``overrides``; None means "stored".
+
+        ``precision`` ``auto`` is resolved for ``device`` (bf16 where it is fast, else fp32).
+        """
+        unknown = set(overrides) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise PointdiffError(f"unknown sampling settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {**_REFERENCE_SAMPLING, **{k: v for k, v in stored.items() if k in cls.__dataclass_fields__}}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["precision"] = resolve_precision(str(values["precision"]), device)
+        return cls(
+            solver=str(values["solver"]),
+            steps=int(values["steps"]),
+            guidance=float(values["guidance"]),
+            noise_std=float(values["noise_std"]),
+            precision=values["precision"],
+            **{k: float(values[k]) for k in ("rtol", "atol") if k in values},
+        )
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], device: torch.device | str = "cpu", **overrides: Any) -> "SamplingSettings":
+        """A run's sampling defaults (``meta.json``'s ``sampling``) with ``overrides`` (None: the run's)."""
+        return cls.from_stored(meta.get("sampling") or {}, device, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON reports and titles."""
+        return asdict(self)
+
+    def with_(self, **changes: Any) -> "SamplingSettings":
+        """A copy with some fields changed (and checked)."""
+        return replace(self, **changes)
 
 
 def make_noise(num_clouds: int, num_points: int, seed: int, noise_std: float) -> Tensor:
-    """x(0) ~ N(0, σ²I): [num_clouds, num_points, 2] from a seeded CPU generator."""
+    """x(0) ~ N(0, σ²I): [num_clouds, num_points, 2] from a seeded CPU generator.
+
+    Cloud k is the k-th draw of the seed's stream, so the first clouds of a longer call equal
+    a shorter call's: ``--num-samples 4`` starts with the picture ``--num-samples 1`` gives.
+    """
     g = torch.Generator().manual_seed(seed)
     return torch.randn(num_clouds, num_points, 2, generator=g) * noise_std
 
 
+def prompt_noise(num_prompts: int, num_samples: int, num_points: int, seed: int, noise_std: float, shared: bool = True) -> Tensor:
+    """Start noise for ``num_samples`` clouds of each of ``num_prompts`` prompts, [prompts × samples, P, 2].
+
+    ``shared``: sample j of every prompt starts from the seed's j-th cloud, so a grid compares
+    prompts on equal terms and a prompt's picture does not depend on the other prompts.
+    Otherwise every cloud has its own draw (prompt i, sample j: the seed's (i·samples + j)-th),
+    which is what set metrics need: independent samples.
+    """
+    if shared:
+        return make_noise(num_samples, num_points, seed, noise_std).repeat(num_prompts, 1, 1)
+    return make_noise(num_prompts * num_samples, num_points, seed, noise_std)
+
+
 @torch.no_grad()
-def sample_flow(
-    model: VelocityModel,
-    cond: Tensor,
-    num_points: int = 1024,
-    steps: int = 200,
-    solver: str = "euler",
-    guidance: float = 1.0,
-    seed: int = 0,
-    noise_std: float = 2.0,
-    noise: Tensor | None = None,
-    keep_path: bool = False,
-    rtol: float = 1e-3,
-    atol: float = 1e-3,
-    precision: str = "fp32",
-) -> Solution:
-    """Solve the flow ODE for each condition; the full :class:`Solution` (path, NFE)."""
-    if solver not in SOLVERS:
-        raise PointdiffError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+def sample(model: VelocityModel, cond: Tensor, noise: Tensor, settings: SamplingSettings, keep_path: bool = False, batch: int = 64) -> Solution:
+    """Solve the flow ODE from ``noise`` [B, P, 2] under conditions ``cond`` [B, D].
+
+    Clouds are integrated ``batch`` at a time (memory stays bounded for any B); ``batch``
+    changes a cloud only by float rounding (matmuls of another shape). With ``keep_path`` every solver step is kept (one
+    batch then, so the steps of all clouds line up).
+
+    Returns:
+        The :class:`~pointdiff.flow.solvers.Solution`: end points ``x`` [B, P, 2] on the CPU,
+        evaluations per cloud ``nfe``, and the path when asked.
+    """
+    if len(cond) != len(noise):
+        raise PointdiffError(f"{len(cond)} conditions but {len(noise)} noise clouds")
     device = next(model.parameters()).device
-    precision = resolve_precision(precision, device)
+    size = len(cond) if keep_path else max(1, batch)
+    parts = [_solve(model, cond[s : s + size], noise[s : s + size], settings, keep_path, device) for s in range(0, len(cond), size)]
+    if len(parts) == 1:
+        return parts[0]
+    return Solution(x=torch.cat([p.x for p in parts]), nfe=max(p.nfe for p in parts))
+
+
+def _solve(model: VelocityModel, cond: Tensor, noise: Tensor, settings: SamplingSettings, keep_path: bool, device: torch.device) -> Solution:
+    bf16 = settings.precision == "bf16"
     cond = cond.to(device, torch.float32)
-    x0 = make_noise(len(cond), num_points, seed, noise_std) if noise is None else noise
-    x0 = x0.to(device, torch.float32)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        field_ = model.field(cond, guidance)
-        f = (lambda x, t: field_(x, t).float()) if precision == "bf16" else field_
-        return solve(f, x0, solver, steps, rtol=rtol, atol=atol, keep_path=keep_path)
-
-
-def sample_points(
-    model: VelocityModel,
-    cond: Tensor,
-    num_points: int = 1024,
-    steps: int = 200,
-    solver: str = "euler",
-    guidance: float = 1.0,
-    seed: int = 0,
-    noise_std: float = 2.0,
-    precision: str = "fp32",
-) -> Tensor:
-    """Point clouds [B, num_points, 2] for conditions ``cond`` [B, D] (see :func:`sample_flow`)."""
-    return sample_flow(model, cond, num_points, steps, solver, guidance, seed, noise_std, precision=precision).x
-
-
-@dataclass
-class Generation:
-    """Pictures for a list of prompts."""
-
-    prompts: list[str]
-    points: Tensor  # [prompts, samples, P, 2]
-    nfe: int  # network evaluations spent (per cloud batch)
-    settings: dict[str, float | int | str]  # the resolved steps / solver / guidance / seed
-    path: list[Tensor] = field(default_factory=list)  # [prompts, samples, P, 2] per solver step (animate)
-    times: list[float] = field(default_factory=list)
-
-
-def check_encoder_compat(trained: EncoderInfo, used: EncoderInfo) -> str | None:
-    """Refuse vectors from another encoder; a note when the trained encoder's hash is unknown.
-
-    The reference's data file names its CLIP model but not its weights (``weights_sha256 = ""``):
-    then an encoder of the same family and dimension is accepted, and the note says so.
-    """
-    from pointdiff.text.embeddings import check_encoder
-
-    if trained.weights_sha256 == "":
-        if trained.family != used.family or trained.dim != used.dim:
-            raise PointdiffError(
-                f"this model was trained on {trained.family} {trained.dim}-d vectors ({trained.id}), "
-                f"but the encoder in use is {used.describe()}; use --encoder {trained.id}"
-            )
-        return f"the model's encoder weights are unknown (reference data naming {trained.id}); assuming {used.id} is the same model"
-    check_encoder(trained, used, what="this model")
-    return None
-
-
-def generate(
-    run: LoadedRun,
-    prompts: Sequence[str],
-    cfg: GenerateConfig | None = None,
-    encoder: object | None = None,
-    prompt_embeds: Tensor | None = None,
-    keep_path: bool = False,
-) -> Generation:
-    """Pictures for ``prompts`` from a loaded run (:func:`pointdiff.checkpoint.load_run`).
-
-    Args:
-        run: the model, its meta and its encoder info.
-        prompts: texts; encoded once, with ``encoder`` (a TextEncoder whose info must match the
-            run's) unless ``prompt_embeds`` [len(prompts), D] are given.
-        cfg: sampling knobs (None fields: the run's defaults).
-        keep_path: keep every solver step (for ``--animate``).
-    """
-    cfg = cfg or GenerateConfig()
-    prompts = list(prompts)
-    if not prompts:
-        raise PointdiffError("give at least one prompt")
-    if cfg.num_points < 1 or cfg.num_samples < 1:
-        raise PointdiffError("num_points and num_samples must be at least 1")
-    if prompt_embeds is None:
-        if encoder is None:
-            raise PointdiffError("no text encoder given to encode the prompts")
-        check_encoder_compat(run.encoder, encoder.info)  # type: ignore[attr-defined]
-        prompt_embeds = encoder.encode(prompts)  # type: ignore[attr-defined]
-    if prompt_embeds.shape != (len(prompts), run.encoder.dim):
-        raise PointdiffError(f"prompt vectors {tuple(prompt_embeds.shape)} do not fit {len(prompts)} prompts of {run.encoder.dim}-d")
-    defaults = run.meta["sampling"]
-    steps = int(cfg.steps if cfg.steps is not None else defaults["steps"])
-    solver = cfg.solver or defaults["solver"]
-    guidance = float(cfg.guidance if cfg.guidance is not None else defaults["guidance"])
-    noise_std = float(defaults["noise_std"])
-    precision = resolve_precision(cfg.precision or defaults.get("precision", "fp32"), next(run.model.parameters()).device)
-    n, s = len(prompts), cfg.num_samples
-    noise = make_noise(s, cfg.num_points, cfg.seed, noise_std).repeat(n, 1, 1)  # sample j shares noise across prompts
-    cond = prompt_embeds.float().repeat_interleave(s, dim=0)
-    sol = sample_flow(run.model, cond, cfg.num_points, steps, solver, guidance, noise=noise, keep_path=keep_path, rtol=cfg.rtol, atol=cfg.atol, precision=precision)
-    shape = (n, s, cfg.num_points, 2)
-    return Generation(
-        prompts=prompts,
-        points=sol.x.cpu().reshape(shape),
-        nfe=sol.nfe,
-        settings={"steps": steps, "solver": solver, "guidance": guidance, "seed": cfg.seed, "noise_std": noise_std, "precision": precision, "nfe": sol.nfe},
-        path=[p.cpu().reshape(shape) for p in sol.path],
-        times=sol.times,
-    )
-
+    x0 = noise.to(device, torch.float32)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        field_ = model.field(cond, settings.guidance)
+        f = (lambda x, t: field_(x, t).float()) if bf16 else field_
+        sol = solve(f, x0, settings.solver, settings.steps, rtol=settings.rtol, atol=settings.atol, keep_path=keep_path)
+    return Solution(x=sol.x.cpu(), nfe=sol.nfe, times=sol.times, path=[p.cpu() for p in sol.path])

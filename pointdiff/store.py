@@ -9,20 +9,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from pointdiff.errors import PointdiffError
 
 
-_UMASK = _read_umask()
+def _create_temp_beside(path: Path) -> Path:
+    """Create a new empty file with a unique name beside ``path`` and return its path.
+
+    Its permissions are what a plain ``open(path, "w")`` would give: ``0o666`` less the
+    process's umask, applied by the kernel when the file is created. (``tempfile.mkstemp``
+    makes ``0600``, and fixing that up afterwards needs the umask, which can only be read by
+    setting it: process-wide, and racy with other threads.)
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:  # O_EXCL: never reuse a name another writer holds
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 @contextmanager
@@ -30,13 +41,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
     Use it for writers that want a file name (``np.save``, ``safetensors``, ``savefig``).
+    If the block raises, ``path`` keeps its old content (or stays absent) and the temporary
+    file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files get normal permissions
+    tmp_path = _create_temp_beside(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -158,11 +168,14 @@ def save_tensors(path: str | os.PathLike, tensors: Mapping[str, Any], metadata: 
 
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str, Any], dict[str, str]]:
     """Load a safetensors file: (tensors, metadata). Never unpickles anything."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     tensors = {}
-    with safe_open(str(path), framework="pt", device=device) as f:
-        metadata = dict(f.metadata() or {})
-        for key in f.keys():
-            tensors[key] = f.get_tensor(key)
+    try:
+        with safe_open(str(path), framework="pt", device=device) as f:
+            metadata = dict(f.metadata() or {})
+            for key in f.keys():
+                tensors[key] = f.get_tensor(key)
+    except SafetensorError as e:  # a truncated or foreign file: the user's to replace, not a crash
+        raise PointdiffError(f"{path} is not a readable safetensors file ({e})") from None
     return tensors, metadata

@@ -64,3 +64,14 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def train_data(shapes_dataset: Dataset):  # noqa: ANN201 - a TrainingData
+    """The shapes dataset with stand-in text vectors, loaded for training."""
+    from tiny_runs import add_embeddings
+
+    from pointdiff.data.training import load_training_data
+
+    add_embeddings(shapes_dataset)
+    return load_training_data(shapes_dataset.root)

@@ -11,9 +11,9 @@ import pytest
 
 from pointdiff.config import load_config, read_yaml
 from pointdiff.data.ingest import IngestConfig
-from pointdiff.embed import EmbedConfig
-from pointdiff.sample import GenerateConfig
-from pointdiff.train import TrainConfig
+from pointdiff.embedding import EmbedConfig
+from pointdiff.pipeline import GenerateConfig
+from pointdiff.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)

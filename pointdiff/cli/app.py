@@ -42,8 +42,8 @@ def _root(
 
 
 def _register_all() -> None:
-    from pointdiff.cli import caption, embed, generate, ingest, summarize, train
-    from pointdiff.cli import eval as eval_cmd, inspect
+    from pointdiff.cli import caption, embed, generate, ingest, inspect, summarize, train
+    from pointdiff.cli import eval as eval_cmd
 
     for module in (ingest, caption, summarize, embed, train, generate, inspect, eval_cmd):
         module.register(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -77,9 +77,9 @@ def _render(r: CaptionResult) -> None:
         err_console.print(f"[yellow]{len(r.cut_short)} descriptions stopped at --max-new-tokens[/] ({escape(shown)}); raise it for complete ones")
     if r.from_ink:
         err_console.print(f"[yellow]{len(r.from_ink)} images were no longer at their source path[/]: described from their ink pixels (black on white)")
-    if (r.source / "summaries.jsonl").exists() and r.output.name != "metadata.jsonl":
+    if r.summaries_outdated():
         console.print("note: summaries.jsonl still summarizes the earlier descriptions (summaries win over captions); rerun `pointdiff summarize`")
-    if r.output.name == "metadata.jsonl":
+    if r.feeds_ingest:
         console.print(f"next: [bold]pointdiff ingest {escape(str(r.source))}[/] reads these as the images' captions")
     else:
         console.print("next: [bold]pointdiff summarize[/] shortens them to the text encoder's budget")
@@ -89,18 +89,14 @@ def register(app: typer.Typer) -> None:
     """Add the ``caption`` command to ``app``."""
 
     @app.command("caption", help=HELP)
+    @common.generation_options
     def caption_cmd(
         src: Optional[Path] = typer.Argument(None, help="Dataset folder or image folder. Default: WORKSPACE/dataset.", show_default=False),
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id (in the HF cache) or model folder. Default: KamilaMila/FastVLM-0.5B.", show_default=False),
         prompt: Optional[str] = typer.Option(None, help="What to ask about each image. Default: the reference prompt: orientation, expression, other features, 200-300 words.", show_default=False),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Longest description in tokens. Default: 512.", show_default=False),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Images per generate call. Default: 4.", show_default=False),
-        device: Optional[str] = common.DeviceOpt,
-        dtype: Optional[str] = common.DtypeOpt,
-        sample: Optional[bool] = common.SampleOpt,
-        seed: Optional[int] = common.SeedOpt,
-        revision: Optional[str] = common.RevisionOpt,
-        trust_remote_code: bool = common.TrustRemoteCodeOpt,
+        generation: Optional[dict[str, Any]] = None,  # --device, --dtype, --sample, --seed, --revision, --trust-remote-code
         recursive: Optional[bool] = typer.Option(None, "--recursive/--no-recursive", "-r", help="Image folders: also caption subfolders. Default: no.", show_default=False),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image folders: write metadata rows here. Default: SRC/metadata.jsonl.", show_default=False),
         cache: Optional[Path] = typer.Option(None, "--cache", help="Result cache file. Default: WORKSPACE/cache/caption.jsonl.", show_default=False),
@@ -111,10 +107,7 @@ def register(app: typer.Typer) -> None:
         from pointdiff.text.caption import CaptionConfig, caption
 
         ws = common.workspace(workspace)
-        overrides = dict(
-            model=model, prompt=prompt, max_new_tokens=max_new_tokens, batch_size=batch_size, device=device, dtype=dtype,
-            do_sample=sample, seed=seed, revision=revision, trust_remote_code=trust_remote_code or None, recursive=recursive,
-        )
+        overrides = {**(generation or {}), "model": model, "max_new_tokens": max_new_tokens, "batch_size": batch_size, "prompt": prompt, "recursive": recursive}
         cfg = load_config(CaptionConfig, workspace_section=ws.section("caption"), config_file=config, overrides=overrides)
         target = src if src is not None else ws.dataset
         with ExitStack() as stack:

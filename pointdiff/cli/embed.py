@@ -18,7 +18,7 @@ from pointdiff.cli.render import LazyBar, console, err_console, table
 from pointdiff.progress import ProgressFn
 
 if TYPE_CHECKING:  # the core imports torch; load it only when the command runs, so --help stays fast
-    from pointdiff.embed import EmbedResult, PromptReport
+    from pointdiff.embedding import EmbedResult, PromptReport
 
 
 def _n(count: int, word: str) -> str:
@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
           pointdiff embed --text "left-facing neutral" --text "smiling, turned right" --top 3
         """
         from pointdiff.config import load_config
-        from pointdiff.embed import EmbedConfig, compare_prompts, embed_dataset
+        from pointdiff.embedding import EmbedConfig, compare_prompts, embed_dataset
 
         ws = common.workspace(workspace)
         root = dataset or ws.dataset

@@ -15,7 +15,6 @@ from rich.markup import escape
 
 from pointdiff.cli import common
 from pointdiff.cli.render import console, err_console, progress_bar, table
-from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 
 if TYPE_CHECKING:
@@ -100,6 +99,7 @@ def register(app: typer.Typer) -> None:
         solver: Optional[str] = typer.Option(None, "--solver", help="euler, midpoint, heun, rk4 or adaptive (default: the run's own)."),
         guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale, 1 = off (default: the run's own)."),
         seed: int = typer.Option(0, "--seed", help="Noise seed of the generated clouds."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="auto, bf16 or fp32 (default: the run's own, as generate samples)."),
         device: Optional[str] = common.DeviceOpt,
         scorer: str = typer.Option("classifier", "--scorer", help="Prompt-accuracy judge: classifier (density CNN) or nearest (1-NN by Chamfer)."),
         max_prompts: int = typer.Option(64, "--max-prompts", help="Other data: pictures evaluated, spread over the dataset."),
@@ -110,21 +110,21 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Folder for the grid and JSON (default: workspace/outputs/eval-<run>-<step>)."),
         workspace: Optional[Path] = common.WorkspaceOpt,
     ) -> None:
-        from pointdiff.checkpoint import load_run
         from pointdiff.evaluate import EvalConfig, evaluate_run, save_grid
+        from pointdiff.pipeline import load
         from pointdiff.store import write_json
 
         ws = common.workspace(workspace)
         path = model or ws.latest_run()
         if path is None:
             raise PointdiffError(f"no model to evaluate: no runs in {ws.runs}; train one with `pointdiff train` or name a run folder")
-        run = load_run(path, resolve_device(device))
-        cfg = EvalConfig(num_samples=num_samples, steps=steps, solver=solver, guidance=guidance, seed=seed, scorer=scorer, max_prompts=max_prompts, emd=not no_emd, set_emd=set_emd, emd_points=emd_points)
+        pipe = load(path, device=device)
+        cfg = EvalConfig(num_samples=num_samples, steps=steps, solver=solver, guidance=guidance, seed=seed, precision=precision, scorer=scorer, max_prompts=max_prompts, emd=not no_emd, set_emd=set_emd, emd_points=emd_points)
         if num_samples < 1:
             raise PointdiffError("--num-samples must be at least 1")
         with progress_bar("eval", 5) as bar:
-            res = evaluate_run(run, cfg, cache_dir=ws.root / "cache" / "eval", dataset=dataset, progress=lambda d, t, **f: bar(d, t, **f))
-        folder = out or ws.outputs / f"eval-{run.path.parent.parent.name}-{run.path.name}"
+            res = evaluate_run(pipe, cfg, cache_dir=ws.root / "cache" / "eval", dataset=dataset, progress=lambda d, t, **f: bar(d, t, **f))
+        folder = out or ws.outputs / f"eval-{res.run_name}-{pipe.run.path.name}"
         grid = save_grid(res, Path(folder) / "grid.png", cfg.grid_rows)
         numbers = Path(folder) / "eval.json"
         write_json(numbers, res.to_dict())

@@ -17,7 +17,6 @@ import typer
 
 from pointdiff.cli import common
 from pointdiff.cli.render import console, err_console
-from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 
 
@@ -49,11 +48,8 @@ def register(app: typer.Typer) -> None:
 
         The prompts are encoded once with the model's own text encoder (another encoder is refused: its vectors mean nothing to the model). Same --seed, same pictures; each prompt starts from the same noise, so a grid compares prompts fairly.
         """
-        from pointdiff.checkpoint import load_run
         from pointdiff.config import load_config
-        from pointdiff.export import save_animation, save_points
-        from pointdiff.sample import GenerateConfig, check_encoder_compat, generate
-        from pointdiff.text.encoders import load_encoder
+        from pointdiff.pipeline import GenerateConfig, load
 
         ws = common.workspace(workspace)
         common.set_threads(threads)
@@ -67,24 +63,21 @@ def register(app: typer.Typer) -> None:
             model = ws.latest_run()
             if model is None:
                 raise PointdiffError(f"no trained model in {ws.root}; run `pointdiff train` first or pass --model RUN_DIR")
-        dev = resolve_device(device)
-        run = load_run(model, device=dev)
-        enc = load_encoder(encoder or run.encoder.id, device=dev)
-        note = check_encoder_compat(run.encoder, enc.info)
-        if note:
-            err_console.print(f"[yellow]note:[/] {note}")
+        pipe = load(model, device=device, encoder=encoder)
+        if pipe.encoder_note:  # loads the encoder now, before the timing
+            err_console.print(f"[yellow]note:[/] {pipe.encoder_note}")
         start = time.perf_counter()
-        gen = generate(run, prompts, cfg, encoder=enc, keep_path=animate is not None)
+        gen = pipe.generate(prompts, cfg, keep_path=animate is not None)
         seconds = time.perf_counter() - start
         if out is None:
             out = ws.outputs / time.strftime("generate-%Y%m%d-%H%M%S.png")
-        save_points(out, gen.points, gen.prompts)
-        s = gen.settings
+        gen.save(out)
+        s, run = gen.settings, pipe.run
         err_console.print(
             f"{len(prompts)} prompt(s) × {cfg.num_samples} sample(s) × {cfg.num_points} points with {run.path} (step {run.meta['step']}): "
             f"{s['solver']} {s['steps']} steps = {s['nfe']} evaluations, guidance {s['guidance']}, seed {s['seed']}, {seconds:.2f} s"
         )
         console.print(str(out))
         if animate is not None:
-            save_animation(animate, gen.path, gen.prompts, gen.times)
+            gen.save_animation(animate)
             console.print(str(animate))

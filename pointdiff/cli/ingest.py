@@ -12,8 +12,7 @@ from rich.markup import escape
 from pointdiff.cli import common
 from pointdiff.cli.render import console, err_console, progress_bar, table
 from pointdiff.config import load_config
-from pointdiff.data.ingest import BUILTIN_PREFIX, IngestConfig, IngestReport, NothingUsableError, ingest
-from pointdiff.errors import PointdiffError
+from pointdiff.data.ingest import IngestConfig, IngestReport, NothingUsableError, ingest
 from pointdiff.progress import ProgressFn
 
 HELP = """Turn images into a dataset of point clouds (every ink pixel kept).
@@ -99,10 +98,6 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         ws = common.workspace(workspace)
-        if not src.startswith(BUILTIN_PREFIX):
-            given = [name for name, v in (("--count", count), ("--seed", seed), ("--descriptions", descriptions)) if v is not None]
-            if given:
-                raise PointdiffError(f"{', '.join(given)}: only for builtin:faces / builtin:faces-video, not for a folder")
         overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, contact_sheet=contact_sheet)
         cfg = load_config(IngestConfig, workspace_section=ws.section("ingest"), config_file=config, overrides=overrides)
         target = out if out is not None else ws.dataset

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -19,8 +19,6 @@ from pointdiff.cli.render import LazyBar, console, err_console, table
 
 if TYPE_CHECKING:  # the core imports torch; load it only when the command runs, so --help stays fast
     from pointdiff.text.summarize import SummarizeResult
-
-SUMMARIES = "summaries.jsonl"  # pointdiff.data.dataset.SUMMARIES_FILE, without importing torch for --help
 
 HELP = """Shorten each long description to fit the text encoder's token budget.
 
@@ -81,7 +79,7 @@ def _render(r: SummarizeResult) -> None:
         shown = ", ".join(r.over_budget[:6]) + (" …" if len(r.over_budget) > 6 else "")
         err_console.print(
             f"[red]{len(r.over_budget)} summaries are still over the budget (or empty)[/]: {escape(shown)}. They are written "
-            f"unchanged with \"over_budget\": true, not truncated; try a stronger --model or edit {SUMMARIES}"
+            f"unchanged with \"over_budget\": true, not truncated; try a stronger --model or edit {escape(r.output.name)}"
         )
     if r.missing:
         err_console.print(f"[yellow]{len(r.missing)} samples have no text[/] and were skipped; `pointdiff caption` describes them")
@@ -91,6 +89,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``summarize`` command to ``app``."""
 
     @app.command("summarize", help=HELP)
+    @common.generation_options
     def summarize_cmd(
         dataset: Optional[Path] = typer.Argument(None, help="Dataset folder. Default: WORKSPACE/dataset.", show_default=False),
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id (in the HF cache) or model folder. Default: Qwen/Qwen2.5-7B-Instruct.", show_default=False),
@@ -100,12 +99,7 @@ def register(app: typer.Typer) -> None:
         instruction: Optional[str] = typer.Option(None, help="The instruction; {text} stands for the description. Default: the reference's.", show_default=False),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Longest answer in tokens. Default: 128.", show_default=False),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Descriptions per generate call. Default: 8.", show_default=False),
-        device: Optional[str] = common.DeviceOpt,
-        dtype: Optional[str] = common.DtypeOpt,
-        sample: Optional[bool] = common.SampleOpt,
-        seed: Optional[int] = common.SeedOpt,
-        revision: Optional[str] = common.RevisionOpt,
-        trust_remote_code: bool = common.TrustRemoteCodeOpt,
+        generation: Optional[dict[str, Any]] = None,  # --device, --dtype, --sample, --seed, --revision, --trust-remote-code
         cache: Optional[Path] = typer.Option(None, "--cache", help="Result cache file. Default: WORKSPACE/cache/summarize.jsonl.", show_default=False),
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,
@@ -114,11 +108,8 @@ def register(app: typer.Typer) -> None:
         from pointdiff.text.summarize import SummarizeConfig, summarize
 
         ws = common.workspace(workspace)
-        overrides = dict(
-            model=model, encoder=encoder, pass_through=pass_through, retries=retries, instruction=instruction, max_new_tokens=max_new_tokens,
-            batch_size=batch_size, device=device, dtype=dtype, do_sample=sample, seed=seed, revision=revision,
-            trust_remote_code=trust_remote_code or None,
-        )
+        overrides = {**(generation or {}), "model": model, "max_new_tokens": max_new_tokens, "batch_size": batch_size,
+                     "encoder": encoder, "pass_through": pass_through, "retries": retries, "instruction": instruction}
         cfg = load_config(SummarizeConfig, workspace_section=ws.section("summarize"), config_file=config, overrides=overrides)
         with ExitStack() as stack:
             result = summarize(dataset or ws.dataset, cfg, cache_path=cache or ws.root / "cache" / "summarize.jsonl", progress=LazyBar(stack, "summarize"))

@@ -67,77 +67,25 @@ def register(app: typer.Typer) -> None:
 
         Checkpoints (safetensors weights + meta.json + optimizer/RNG state) go to the run folder every --checkpoint-every steps, with loss.png; `pointdiff generate` uses the newest run.
         """
-        from pointdiff import checkpoint as ckpt
-        from pointdiff.config import apply, load_config, preset_path
-        from pointdiff.train import TrainConfig, load_training_data, train
+        from pointdiff.checkpoint import LOSS_PLOT
+        from pointdiff.training import plan_training
 
         ws = common.workspace(workspace)
         common.set_threads(threads)
-        if steps is not None and epochs is not None:
-            raise PointdiffError("give --steps or --epochs, not both")
         flags = {"lr": lr, "clouds_per_step": clouds_per_step, "points_per_cloud": points_per_cloud, "precision": precision, "seed": seed, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep, "steps": steps}
         overrides = {**_parse_sets(sets), **{k: v for k, v in flags.items() if v is not None}}  # named flags win over --set
-        resume_from = None
-        if resume is not None:
-            resume_from = _resolve_resume(resume, ws)
-            meta = ckpt.read_meta(resume_from)
-            changed = set(overrides) - {"steps", "checkpoint_every", "keep_checkpoints"}
-            if changed or config is not None or preset != "default":
-                raise PointdiffError(f"a resumed run keeps its recipe; only --steps/--epochs, --checkpoint-every and --keep may change (got {', '.join(sorted(changed)) or '--preset/--config'})")
-            cfg = apply(ckpt.config_of(meta), overrides, "command-line flags")
-            data_path = data or Path(meta["data"]["source"])
-            run_dir = resume_from.parent.parent
-        else:
-            cfg = load_config(
-                TrainConfig,
-                preset=None if preset == "default" else preset_path("train", preset),
-                workspace_section=ws.section("train"),
-                config_file=config,
-                overrides=overrides,
-            )
-            data_path = data or ws.dataset
-            run_dir = None
-        if epochs is not None:
-            cfg = apply(cfg, {"steps": cfg.steps_for_epochs(epochs)})
-        cfg.validate()
-        training_data = load_training_data(data_path)
-        if run_dir is None:
-            if out is not None:
-                run_dir = out
-                run_dir.mkdir(parents=True, exist_ok=True)
-            else:
-                run_dir = ws.new_run_dir(name)
-        dev = resolve_device(device)
-        params = _param_count(cfg, training_data.cond.shape[1])
+        plan = plan_training(ws, data=data, preset=preset, config_file=config, overrides=overrides, epochs=epochs, resume=resume, out=out, name=name)
+        cfg, training_data, dev = plan.cfg, plan.data, resolve_device(device)
         err_console.print(
-            f"training [bold]{cfg.arch}[/] ({params:,} parameters) on {len(training_data.cond)} samples from {training_data.source} "
+            f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {len(training_data.cond)} samples from {training_data.source} "
             f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds × "
-            f"{cfg.points_per_cloud} points, {cfg.precision} on {dev} -> {run_dir}"
-            + (f" (resuming {resume_from.name})" if resume_from else "")
+            f"{cfg.points_per_cloud} points, {cfg.precision} on {dev} -> {plan.run_dir}"
+            + (f" (resuming {plan.resume_from.name})" if plan.resume_from else "")
         )
         with progress_bar("train", cfg.steps) as bar:
-            result = train(cfg, training_data, run_dir=run_dir, progress=bar, device=dev, resume=resume_from)
-        if Path(run_dir).resolve().parent == ws.runs.resolve():
-            ws.set_latest(Path(run_dir))
+            result = plan.run(device=dev, progress=bar)
         t = result.trainer
         console.print(f"trained {t.step} steps in {t.elapsed:.0f} s ({t.step_rate():.1f} steps/s); last loss {t.last_loss:.3f}")
         console.print(f"checkpoint: {result.checkpoint}")
-        console.print(f"loss curve: {Path(run_dir) / ckpt.LOSS_PLOT}")
-        console.print(f'next: pointdiff generate "your prompt" --model {run_dir}')
-
-
-def _param_count(cfg: object, cond_dim: int) -> int:
-    from pointdiff.flow.model import build_model
-
-    return build_model(cfg.arch, cond_dim, **cfg.model_kwargs()).num_params()  # type: ignore[attr-defined]
-
-
-def _resolve_resume(value: str, ws: object) -> Path:
-    from pointdiff.checkpoint import resolve_checkpoint
-
-    if value == "latest":
-        run = ws.latest_run()  # type: ignore[attr-defined]
-        if run is None:
-            raise PointdiffError(f"nothing to resume: no runs in {ws.runs}")  # type: ignore[attr-defined]
-        return resolve_checkpoint(run)
-    return resolve_checkpoint(Path(value))
+        console.print(f"loss curve: {plan.run_dir / LOSS_PLOT}")
+        console.print(f'next: pointdiff generate "your prompt" --model {plan.run_dir}')

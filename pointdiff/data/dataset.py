@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pointdiff.data.images import HALF_EXTENT
+from pointdiff.data.images import pixel_size, pixels_to_points
 from pointdiff.errors import PointdiffError
 from pointdiff.store import atomic_path, read_json, read_jsonl, write_json, write_jsonl
 
@@ -81,10 +82,30 @@ class Record:
 
 @dataclass
 class Rejection:
-    """An input that was not taken, and why."""
+    """An input that was not taken: where it came from, what kind of problem, the details.
+
+    ``kind`` is what a summary groups by (ingest uses the constants below); a line of
+    ``rejected.jsonl`` is ``{"source", "reason"}`` with the reason ``"kind: detail"``.
+    """
+
+    NOT_IMAGE = "not an image"
+    CORRUPT = "corrupt image"
+    NO_INK = "no ink"
+    DUPLICATE = "duplicate"
+    UNREADABLE = "unreadable"  # permissions, a file that vanished, an image too large to open safely
 
     source: str
-    reason: str
+    kind: str
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        """The reason as written to ``rejected.jsonl``: ``"kind: detail"``."""
+        return f"{self.kind}: {self.detail}"
+
+    def to_json(self) -> dict[str, str]:
+        """The ``rejected.jsonl`` row."""
+        return {"source": self.source, "reason": self.reason}
 
 
 class DatasetWriter:
@@ -115,9 +136,9 @@ class DatasetWriter:
         self._offsets.append(self._offsets[-1] + len(pixels))
         self.records.append(record)
 
-    def reject(self, source: str, reason: str) -> None:
+    def reject(self, rejection: Rejection) -> None:
         """Record an input that was not taken."""
-        self.rejections.append(Rejection(source, reason))
+        self.rejections.append(rejection)
 
     def close(self) -> None:
         """Write the arrays, manifest, rejections and info; remove the temporary file."""
@@ -136,7 +157,7 @@ class DatasetWriter:
             with atomic_path(self.root / INK_OFFSETS_FILE) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, np.asarray(self._offsets, dtype=np.int64))
-            write_jsonl(self.root / REJECTED_FILE, (asdict(r) for r in self.rejections))
+            write_jsonl(self.root / REJECTED_FILE, (r.to_json() for r in self.rejections))
             write_json(self.root / INFO_FILE, {"format_version": FORMAT_VERSION, "num_samples": len(self.records), "total_ink": total, **self.info})
             write_jsonl(self.root / MANIFEST_FILE, (r.to_json() for r in self.records))
         finally:
@@ -228,18 +249,21 @@ class PointSampler:
             raise PointdiffError("a sample has no points")
 
     @classmethod
-    def from_dataset(cls, ds: Dataset) -> "PointSampler":
-        """All ink points of ``ds``, converted once to [-3, 3] (8 bytes per ink pixel in RAM)."""
-        xy = torch.from_numpy(np.asarray(ds.ink_xy, dtype=np.float32))
-        offsets = torch.from_numpy(ds.offsets.astype(np.int64))
-        counts = offsets[1:] - offsets[:-1]
-        size = torch.tensor([[r.width, r.height] for r in ds.records], dtype=torch.float32).reshape(-1, 2)
-        scale = 2 * HALF_EXTENT / size.max(dim=1).values  # point units per pixel, per sample
-        per_point = torch.repeat_interleave(torch.arange(len(ds)), counts)
-        s = scale[per_point]
-        x = (xy[:, 0] + 0.5 - size[per_point, 0] / 2) * s
-        y = (size[per_point, 1] / 2 - xy[:, 1] - 0.5) * s
-        return cls(torch.stack([x, y], dim=1), offsets, scale / 2)
+    def from_dataset(cls, ds: Dataset, indices: Sequence[int] | None = None) -> "PointSampler":
+        """All ink points of ``ds`` (or of the samples ``indices`` only), converted once to [-3, 3].
+
+        8 bytes per ink pixel in RAM; with ``indices`` only those samples are read, so a
+        few pictures of a 100k-image dataset cost a few pictures.
+        """
+        idx = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        xy = np.asarray(ds.ink_xy) if indices is None else np.concatenate([ds.pixels(i) for i in idx] or [np.zeros((0, 2), np.uint16)])
+        counts = (ds.offsets[idx + 1] - ds.offsets[idx]).astype(np.int64)
+        width = np.asarray([ds.records[i].width for i in idx], dtype=np.float32)
+        height = np.asarray([ds.records[i].height for i in idx], dtype=np.float32)
+        # images.py owns the mapping; here it runs once over all pixels with each one's image size.
+        points = pixels_to_points(xy, np.repeat(width, counts), np.repeat(height, counts))
+        offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        return cls(torch.from_numpy(points), offsets, torch.from_numpy(pixel_size(width, height) / 2))
 
     @classmethod
     def from_clouds(cls, clouds: torch.Tensor) -> "PointSampler":

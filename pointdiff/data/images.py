@@ -30,7 +30,20 @@ HALF_EXTENT = 3.0  # points live in [-3, 3]
 
 
 class ImageError(PointdiffError):
-    """An input file that cannot be used as an image; the message is the reason."""
+    """An input file that cannot be used as an image.
+
+    ``kind`` is one of the constants below, for callers that sort rejections; ``detail`` is
+    the specific reason (may be empty); the message reads "kind (detail)".
+    """
+
+    NOT_FOUND = "file not found"
+    NOT_IMAGE = "not an image"
+    TOO_LARGE = "image too large to open safely"
+    CORRUPT = "corrupt or truncated image"
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(f"{kind} ({detail})" if detail else kind)
+        self.kind, self.detail = kind, detail
 
 
 def open_on_white(path: str | Path) -> Image.Image:
@@ -48,13 +61,13 @@ def open_on_white(path: str | Path) -> Image.Image:
                 return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
             return im.copy()
     except FileNotFoundError:
-        raise ImageError("file not found") from None
+        raise ImageError(ImageError.NOT_FOUND) from None
     except UnidentifiedImageError:
-        raise ImageError("not an image (unrecognised format)") from None
+        raise ImageError(ImageError.NOT_IMAGE, "unrecognised format") from None
     except Image.DecompressionBombError as e:
-        raise ImageError(f"image too large to open safely ({e})") from None
+        raise ImageError(ImageError.TOO_LARGE, str(e)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"corrupt or truncated image ({e})") from None
+        raise ImageError(ImageError.CORRUPT, str(e)) from None
 
 
 def load_grayscale(path: str | Path, max_size: int | None = None) -> np.ndarray:
@@ -77,29 +90,42 @@ def load_grayscale(path: str | Path, max_size: int | None = None) -> np.ndarray:
 def ink_pixels(gray: np.ndarray, threshold: int = INK_THRESHOLD) -> np.ndarray:
     """Coordinates (col, row) of every pixel darker than ``threshold``, uint16 [K, 2]."""
     if gray.shape[0] > 65535 or gray.shape[1] > 65535:
-        raise ImageError("image side over 65535 pixels")
+        raise ImageError(ImageError.TOO_LARGE, "a side over 65535 pixels")
     rows, cols = np.nonzero(gray < threshold)
     return np.stack([cols, rows], axis=1).astype(np.uint16)
 
 
-def pixels_to_points(pixels: np.ndarray, width: int, height: int, jitter: np.ndarray | None = None) -> np.ndarray:
+def pixel_size(width: int | np.ndarray, height: int | np.ndarray) -> np.ndarray:
+    """Point units per pixel (float32) for images of this size: the longer side spans [-3, 3].
+
+    ``width`` and ``height`` may be arrays (one per image, or one per pixel); the result has
+    their shape. Half of it is the jitter that spreads a point over its pixel.
+    """
+    w, h = np.asarray(width, np.float32), np.asarray(height, np.float32)
+    return np.float32(2 * HALF_EXTENT) / np.maximum(w, h)
+
+
+def pixels_to_points(pixels: np.ndarray, width: int | np.ndarray, height: int | np.ndarray, jitter: np.ndarray | None = None) -> np.ndarray:
     """Map pixel coordinates [K, 2] (col, row) to float32 points in [-3, 3] (see module doc).
 
+    The one place the mapping is written: the dataset's sampler maps all images at once by
+    passing ``width`` and ``height`` per pixel (arrays [K]) instead of one size.
     ``jitter``, if given, is an offset in pixels added before mapping (uniform in
     [-0.5, 0.5) spreads each point over its pixel instead of its centre).
     """
-    p = pixels.astype(np.float32) + 0.5
+    w, h = np.asarray(width, np.float32), np.asarray(height, np.float32)
+    p = pixels.astype(np.float32) + np.float32(0.5)  # pixel centres
     if jitter is not None:
         p = p + jitter
-    scale = 2 * HALF_EXTENT / max(width, height)
-    x = (p[:, 0] - width / 2) * scale
-    y = (height / 2 - p[:, 1]) * scale
-    return np.stack([x, y], axis=1).astype(np.float32)
+    scale = pixel_size(w, h)
+    x = (p[:, 0] - w / 2) * scale
+    y = (h / 2 - p[:, 1]) * scale
+    return np.stack([x, y], axis=1).astype(np.float32, copy=False)
 
 
 def points_to_pixels(points: np.ndarray, width: int, height: int) -> np.ndarray:
     """Inverse of :func:`pixels_to_points` (float pixel coordinates, col and row)."""
-    scale = 2 * HALF_EXTENT / max(width, height)
+    scale = pixel_size(width, height)
     col = points[:, 0] / scale + width / 2 - 0.5
     row = height / 2 - points[:, 1] / scale - 0.5
     return np.stack([col, row], axis=1)

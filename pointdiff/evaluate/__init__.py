@@ -30,27 +30,14 @@ nearest reference cloud the prompt describes (same labels, or the same text);
 (with unique captions: "picking the right face among N").
 """
 
-from pointdiff.evaluate.runs import EvalConfig, EvalResult, evaluate_run, generate_clouds, is_faces_source, save_grid, training_source
+from pointdiff.evaluate.runs import EvalConfig, EvalResult, evaluate_run, is_faces_source, save_grid, training_source
 from pointdiff.evaluate.scoring import CloudMetrics, evaluate_clouds, evaluate_real
-from pointdiff.evaluate.sets import (
-    LABELS,
-    POINT_SEED,
-    PROMPT_SEED,
-    REAL_SEED,
-    REFERENCE_SEED,
-    SCORER_SEED,
-    EvalSet,
-    dataset_eval_set,
-    faces_eval_set,
-    get_scorer,
-    render_faces,
-    renderer_version,
-)
+from pointdiff.evaluate.sets import LABELS, POINT_SEED, PROMPT_SEED, REAL_SEED, REFERENCE_SEED, SCORER_SEED, EvalSet, dataset_eval_set, faces_eval_set, get_scorer, render_faces, renderer_version
 
 __all__ = [
     "LABELS", "POINT_SEED", "PROMPT_SEED", "REAL_SEED", "REFERENCE_SEED", "SCORER_SEED",
     "CloudMetrics", "EvalConfig", "EvalResult", "EvalSet",
     "dataset_eval_set", "evaluate_clouds", "evaluate_real", "evaluate_run", "faces_eval_set",
-    "generate_clouds", "get_scorer", "is_faces_source", "render_faces", "renderer_version",
+    "get_scorer", "is_faces_source", "render_faces", "renderer_version",
     "save_grid", "training_source",
 ]

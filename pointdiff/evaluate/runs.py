@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor
 
+from pointdiff.checkpoint import LoadedRun
 from pointdiff.data.dataset import MANIFEST_FILE
 from pointdiff.errors import PointdiffError
 from pointdiff.evaluate.scoring import CloudMetrics, evaluate_clouds, evaluate_real
 from pointdiff.evaluate.sets import REAL_SEED, REFERENCE_SEED, SCORER_SEED, EvalSet, dataset_eval_set, faces_eval_set, get_scorer
 from pointdiff.metrics import ClassifierScorer, NearestCloudScorer, Scorer
+from pointdiff.pipeline import Pipeline
 from pointdiff.progress import ProgressFn, report
 
 
@@ -36,7 +37,7 @@ class EvalConfig:
     solver: str | None = None  # euler | midpoint | heun | rk4 | adaptive
     guidance: float | None = None  # classifier-free guidance scale (1 = off)
     seed: int = 0  # noise of the generated clouds
-    precision: str = "fp32"  # sampling precision: fp32 | bf16
+    precision: str | None = None  # auto | bf16 | fp32 (None: the run's own, as generate samples)
     num_points: int = 1024  # points per cloud, generated and reference (the reference recipe's)
     max_prompts: int = 64  # dataset mode: pictures evaluated (spread over the dataset)
     scorer: str = "classifier"  # classifier (chosen by measurement, see docs/measurement.md) | nearest
@@ -49,33 +50,13 @@ class EvalConfig:
     grid_rows: int = 12  # prompts shown in the picture grid
 
 
-def generate_clouds(
-    model: torch.nn.Module,
-    cond: Tensor,
-    num_points: int,
-    steps: int,
-    solver: str,
-    guidance: float = 1.0,
-    seed: int = 0,
-    noise_std: float = 2.0,
-    precision: str = "fp32",
-    batch: int = 64,
-) -> Tensor:
-    """One cloud per condition row, in batches; the noise is drawn for all rows at once, so the
-    result does not depend on ``batch``."""
-    from pointdiff.sample import make_noise, sample_flow
-
-    noise = make_noise(len(cond), num_points, seed, noise_std)
-    parts = [sample_flow(model, cond[s : s + batch], num_points, steps, solver, guidance, noise=noise[s : s + batch], precision=precision).x.cpu() for s in range(0, len(cond), batch)]
-    return torch.cat(parts)
-
-
 @dataclass
 class EvalResult:
     """What `pointdiff eval` reports and writes."""
 
     kind: str  # faces | dataset
-    run: str
+    run: str  # the checkpoint folder
+    run_name: str  # its run folder's name
     step: int | None
     settings: dict[str, Any]  # resolved sampling settings
     metrics: CloudMetrics
@@ -107,7 +88,7 @@ def is_faces_source(info: dict[str, Any]) -> bool:
 
 
 def evaluate_run(
-    run: Any,
+    run: LoadedRun | Pipeline,
     cfg: EvalConfig | None = None,
     cache_dir: str | Path | None = None,
     dataset: str | Path | None = None,
@@ -115,7 +96,10 @@ def evaluate_run(
     progress: ProgressFn | None = None,
     scorer: Scorer | None = None,
 ) -> EvalResult:
-    """Evaluate a loaded run (:func:`pointdiff.checkpoint.load_run`).
+    """Evaluate a loaded run (:func:`pointdiff.checkpoint.load_run`) or a :class:`~pointdiff.pipeline.Pipeline`.
+
+    The clouds are drawn by the pipeline exactly as ``generate`` draws them (same settings,
+    same seed: same clouds), except that every cloud gets its own noise.
 
     Args:
         run: the model, its meta and encoder.
@@ -123,12 +107,13 @@ def evaluate_run(
         cache_dir: where rendered eval faces and the trained scorer are kept between calls.
         dataset: the dataset to evaluate against when the run's own is not a built-in faces
             set (default: the one it was trained on).
-        encoder: a loaded TextEncoder for faces mode (default: load the run's).
+        encoder: a loaded TextEncoder for faces mode (default: load the run's); ignored for a Pipeline.
         progress: ``progress(done, total, stage=...)`` over the stages.
         scorer: a fitted scorer to use instead of ``cfg.scorer`` (faces mode).
     """
     cfg = cfg or EvalConfig()
-    meta = run.meta
+    pipe = run if isinstance(run, Pipeline) else Pipeline(run, encoder=encoder)
+    meta = pipe.run.meta
     source, info = training_source(meta)
     notes: list[str] = []
     stages = 5
@@ -147,27 +132,20 @@ def evaluate_run(
         notes.append("prompt accuracy needs labelled pictures (the built-in faces); this dataset gets set metrics and distances only")
     report(progress, 1, stages, stage="prompt vectors")
     if evalset.cond is None:
-        from pointdiff.sample import check_encoder_compat
-        from pointdiff.text.encoders import load_encoder
-
-        encoder = encoder or load_encoder(run.encoder.id)
-        note = check_encoder_compat(run.encoder, encoder.info)
-        if note:
-            notes.append(note)
-        evalset.cond = encoder.encode(evalset.prompts)
-    elif evalset.cond.shape[1] != run.encoder.dim:
-        raise PointdiffError(f"the dataset's vectors are {evalset.cond.shape[1]}-d, the model's {run.encoder.dim}-d: embed the dataset with {run.encoder.id}")
-    sampling = meta.get("sampling") or {}
-    steps = int(cfg.steps if cfg.steps is not None else sampling.get("steps", 200))
-    solver = cfg.solver or sampling.get("solver", "euler")
-    guidance = float(cfg.guidance if cfg.guidance is not None else sampling.get("guidance", 1.0))
-    noise_std = float(sampling.get("noise_std", 2.0))
+        evalset.cond = pipe.encode(evalset.prompts)
+        if pipe.encoder_note:
+            notes.append(pipe.encoder_note)
+    elif evalset.cond.shape[1] != pipe.run.encoder.dim:
+        raise PointdiffError(f"the dataset's vectors are {evalset.cond.shape[1]}-d, the model's {pipe.run.encoder.dim}-d: embed the dataset with {pipe.run.encoder.id}")
     # Dataset mode: num_samples clouds per picture for the grid, the first of each for the metrics.
+    # Every cloud its own noise: the set metrics assume independent samples.
     reps = cfg.num_samples if kind == "dataset" else 1
-    cond = evalset.cond.repeat_interleave(reps, dim=0)
     report(progress, 2, stages, stage="generating")
-    clouds = generate_clouds(run.model, cond, cfg.num_points, steps, solver, guidance, cfg.seed, noise_std, cfg.precision)
-    all_clouds = clouds.view(len(evalset.prompts), reps, cfg.num_points, 2)
+    gen = pipe(
+        evalset.prompts, num_points=cfg.num_points, num_samples=reps, seed=cfg.seed, steps=cfg.steps, solver=cfg.solver,
+        guidance=cfg.guidance, precision=cfg.precision, prompt_embeds=evalset.cond, shared_noise=False,
+    )  # fmt: skip
+    all_clouds = gen.points
     report(progress, 3, stages, stage="scorer")
     if kind == "faces" and scorer is None:
         scorer = get_scorer(cfg.scorer, cfg.scorer_faces, cache_dir)
@@ -177,9 +155,9 @@ def evaluate_run(
     metrics = evaluate_clouds(all_clouds[:, 0], evalset, scorer, cfg.emd, cfg.set_emd, emd_points=cfg.emd_points)
     metrics.real = evaluate_real(evalset, scorer, cfg.emd, cfg.set_emd, cfg.emd_points)
     report(progress, 5, stages, stage="done")
-    settings = {"steps": steps, "solver": solver, "guidance": guidance, "seed": cfg.seed, "noise_std": noise_std, "num_points": cfg.num_points, "precision": cfg.precision, "num_samples": cfg.num_samples}
+    settings = {**gen.settings, "num_points": cfg.num_points, "num_samples": cfg.num_samples}
     scorer_name = (cfg.scorer if isinstance(scorer, (ClassifierScorer, NearestCloudScorer)) else type(scorer).__name__) if scorer is not None else None
-    return EvalResult(kind, str(run.path), meta.get("step"), settings, metrics, scorer_name, notes, evalset.prompts, all_clouds, evalset)
+    return EvalResult(kind, str(pipe.run.path), pipe.run.run_dir.name, meta.get("step"), settings, metrics, scorer_name, notes, evalset.prompts, all_clouds, evalset)
 
 
 def save_grid(result: EvalResult, path: str | Path, rows: int = 12) -> Path:
@@ -216,5 +194,5 @@ def save_grid(result: EvalResult, path: str | Path, rows: int = 12) -> Path:
                 titles.append(f"sample {j + 1}")
     s = result.settings
     # The settings go in the first panel's title: plot.save_cloud_grid's suptitle overlaps the top row.
-    titles[0] = f"{Path(result.run).parent.parent.name} @ {result.step}, {s['solver']} × {s['steps']}\n{titles[0]}"
+    titles[0] = f"{result.run_name} @ {result.step}, {s['solver']} × {s['steps']}\n{titles[0]}"
     return save_cloud_grid(path, panels, titles, ncols=cols, panel_inches=1.6, point_size=1.0)

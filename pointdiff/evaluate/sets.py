@@ -150,6 +150,7 @@ def _pick_balanced(labels: list[dict[str, str]], combos: list[tuple[str, str]], 
 
 def dataset_eval_set(dataset_root: str | Path, max_prompts: int = 64, num_points: int = 1024) -> EvalSet:
     """Up to ``max_prompts`` pictures of a dataset, spread over it, with their own text vectors."""
+    from pointdiff.data.training import embedded_rows
     from pointdiff.text.embeddings import load_dataset_embeddings
 
     root = Path(dataset_root)
@@ -157,8 +158,7 @@ def dataset_eval_set(dataset_root: str | Path, max_prompts: int = 64, num_points
     if not (root / EMBEDDINGS_FILE).exists():
         raise PointdiffError(f"{root} has no embeddings; run `pointdiff embed` first")
     emb, _, ids = load_dataset_embeddings(root)
-    row = {sid: k for k, sid in enumerate(ds.ids)}
-    usable = [(k, row[sid]) for k, sid in enumerate(ids) if sid in row]
+    usable = embedded_rows(ds, ids)
     pick = np.unique(np.linspace(0, len(usable) - 1, min(max_prompts, len(usable))).round().astype(int))
     emb_rows = [usable[k][0] for k in pick]
     ds_rows = [usable[k][1] for k in pick]

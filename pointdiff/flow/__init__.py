@@ -2,7 +2,7 @@
 
 Split by concept as in facebookresearch/flow_matching: :mod:`.model` (v(x, t, c)),
 :mod:`.path` (how a training pair becomes x_t and a target), :mod:`.solvers` (ODE
-integration). ``pointdiff.train`` and ``pointdiff.sample`` put them together.
+integration). ``pointdiff.training`` and ``pointdiff.sample`` put them together.
 """
 
 from pointdiff.flow.model import ARCHITECTURES, FiLMResNet, ReferenceMLP, VelocityModel, build_model

@@ -28,14 +28,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Field = Callable[[Tensor, float], Tensor]  # (x [B, P, 2], t) -> dx/dt [B, P, 2]
+from pointdiff.flow.solvers import Field
 
 
 class VelocityModel(nn.Module):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-Field = Callable[[Tensor, float], Tensor]
+Field = Callable[[Tensor, float], Tensor]  # (x [B, P, 2], t) -> dx/dt [B, P, 2]
 
 SOLVERS = ("euler", "midpoint", "heun", "rk4", "adaptive")
 NFE_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}

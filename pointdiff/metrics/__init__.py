@@ -10,15 +10,7 @@ Pure PyTorch / NumPy / SciPy: no printing, no terminal.
 """
 
 from pointdiff.metrics.distances import chamfer, chamfer_matrix, emd, emd_matrix
-from pointdiff.metrics.scorer import (
-    ClassifierConfig,
-    ClassifierScorer,
-    NearestCloudScorer,
-    Scorer,
-    label_accuracy,
-    rasterize,
-    train_classifier,
-)
+from pointdiff.metrics.scorer import ClassifierConfig, ClassifierScorer, NearestCloudScorer, Scorer, label_accuracy, rasterize, train_classifier
 from pointdiff.metrics.sets import SetMetrics, coverage, mmd, one_nna, set_metrics
 
 __all__ = [

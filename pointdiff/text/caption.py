@@ -4,9 +4,10 @@
     result = caption("pointdiff-work/dataset", CaptionConfig(), cache_path="pointdiff-work/cache/caption.jsonl")
     result = caption("photos/", CaptionConfig(model="/models/FastVLM-0.5B"), cache_path="cache.jsonl")
 
-The model is loaded with ``AutoProcessor`` + ``AutoModelForImageTextToText`` and prompted
-through the processor's chat template, so the Llava family (FastVLM, the reference's
-captioner, has Llava's layout), Qwen2-VL, SmolVLM, ... all work the same way.
+Any image-text-to-text model transformers supports describes (:mod:`pointdiff.text.captioner`);
+the images come from :mod:`pointdiff.text.caption_inputs`; the model, device and decoding
+settings are the :class:`~pointdiff.text.generation.GenerationOptions` `summarize` shares.
+This module holds the config, the result and the run.
 
 Where results go:
 
@@ -24,60 +25,44 @@ restarts where it stopped, and one with nothing left to do loads no model.
 
 from __future__ import annotations
 
-import os
-import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
-from pointdiff.data.dataset import CAPTIONS_FILE, MANIFEST_FILE, Dataset
-from pointdiff.data.images import IMAGE_EXTENSIONS, ImageError, open_on_white
+from pointdiff.data.dataset import CAPTIONS_FILE, MANIFEST_FILE, SUMMARIES_FILE, Dataset
+from pointdiff.data.folders import METADATA_FILE
+from pointdiff.data.images import IMAGE_EXTENSIONS
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
-from pointdiff.store import atomic_write_text, read_jsonl, sha256_bytes, sha256_file, write_jsonl
-from pointdiff.text import hf
-from pointdiff.text.cache import GenerationSettings, LazyAppender, ResultCache, generate_texts, make_key, model_fingerprint, text_digest, torch_device_dtype
+from pointdiff.store import atomic_write_text, read_jsonl, sha256_file, write_jsonl
+from pointdiff.text.cache import LazyAppender, ResultCache, make_key, text_digest
+from pointdiff.text.caption_inputs import ImageInput, dataset_images, folder_images
+from pointdiff.text.captioner import DEFAULT_MODEL, Captioner
+from pointdiff.text.generation import GenerationOptions, batched
 
-# transformers' native port of FastVLM 0.5B (Apple's weights converted by the port's author);
-# its vision tower runs in timm, an optional extra. See docs/captioning.md.
-DEFAULT_MODEL = "KamilaMila/FastVLM-0.5B"
 REFERENCE_PROMPT = (
     "Describe this image in 200-300 words. Cover, in this order: "
     "(1) the face orientation: is the face turned to the front, left, right, up or down? "
     "(2) the facial expression; "
     "(3) any other notable features."
 )
-METADATA_FILE = "metadata.jsonl"
 _OWNER_SUFFIX = ".pointdiff-sha256"  # beside a metadata.jsonl we wrote: its sha256, so we know it is ours
 
 
 @dataclass
-class CaptionConfig:
-    """Settings of `pointdiff caption` (YAML section ``caption:``; flags override)."""
+class CaptionConfig(GenerationOptions):
+    """Settings of `pointdiff caption` (YAML section ``caption:``; flags override).
+
+    Model, device, dtype, decoding and seed are :class:`GenerationOptions`, shared with `summarize`.
+    """
 
     model: str = DEFAULT_MODEL  # hub id (in the HF cache) or a folder; FastVLM 0.5B as in the reference
-    prompt: str = REFERENCE_PROMPT  # the reference's: orientation, expression, other features, 200-300 words
     max_new_tokens: int = 512  # 300 words are ~400 tokens: room to finish rather than be cut off
     batch_size: int = 4  # images per generate call: a GPU wants more, 2 CPU cores gain little
-    device: str = "auto"  # auto: cuda > mps > cpu
-    dtype: str = "auto"  # auto: bfloat16 on GPU, float32 on CPU (bfloat16 is faster on AVX-512 BF16 CPUs)
-    do_sample: bool = False  # greedy: the same image always gets the same words
-    temperature: float = 0.7  # only when sampling
-    top_p: float = 0.9  # only when sampling
-    seed: int = 0  # only when sampling
-    revision: str | None = None  # hub branch / tag / commit of a hub id
-    trust_remote_code: bool = False  # let a model folder run its own Python (off: never silently)
+    prompt: str = REFERENCE_PROMPT  # the reference's: orientation, expression, other features, 200-300 words
     recursive: bool = False  # image folders: also caption subfolders
-
-    def settings(self) -> GenerationSettings:
-        """The generation settings that enter the cache key."""
-        return GenerationSettings(self.max_new_tokens, self.do_sample, self.temperature, self.top_p, self.seed)
 
 
 @dataclass
@@ -99,140 +84,29 @@ class CaptionResult:
     words: list[int] = field(default_factory=list)  # words per description, every image
     seconds: float = 0.0
     example: tuple[str, str] | None = None  # (id, text) of one description made in this run
+    is_dataset: bool = False  # the source is a dataset folder (else a plain image folder)
 
     @property
     def nothing_to_do(self) -> bool:
         """True when every image was already described: nothing was written."""
         return self.generated == 0 and self.from_cache == 0
 
+    @property
+    def feeds_ingest(self) -> bool:
+        """Whether the output is an image folder's metadata.jsonl, which `ingest` reads as captions."""
+        return not self.is_dataset and self.output.name == METADATA_FILE
+
+    def summaries_outdated(self) -> bool:
+        """Whether this run left the dataset's summaries behind its descriptions.
+
+        A sample's summary wins over its caption as its text, so new descriptions change
+        nothing downstream until `summarize` runs again.
+        """
+        return self.is_dataset and not self.nothing_to_do and (self.source / SUMMARIES_FILE).exists()
+
     def word_stats(self) -> tuple[float, float, int] | None:
         """Mean, median and max words per description."""
         return (statistics.fmean(self.words), statistics.median(self.words), max(self.words)) if self.words else None
-
-
-@dataclass
-class _Item:
-    id: str
-    sha256: str  # of what the model sees: the image file, or the ink pixels
-    load: Callable[[], Image.Image]
-    from_ink: bool = False
-
-
-class Captioner:
-    """A loaded image-text-to-text model and its processor: images in, descriptions out."""
-
-    def __init__(self, processor: Any, model: Any, name: str, fingerprint: str, device: str):
-        self.processor, self.model, self.name, self.fingerprint, self.device = processor, model, name, fingerprint, device
-        tokenizer = getattr(processor, "tokenizer", None)
-        if tokenizer is None or not callable(getattr(processor, "apply_chat_template", None)):
-            raise PointdiffError(f"{name!r} has no processor with a tokenizer; `caption` needs an image-text-to-text model")
-        tokenizer.padding_side = "left"  # batched generation: every prompt must end where generation starts
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        self.tokenizer = tokenizer
-
-    @classmethod
-    def load(cls, model: str, device: str = "auto", dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False) -> "Captioner":
-        """Load ``model`` (hub id in the HF cache, or a folder) from local files only."""
-        path = hf.resolve_model_dir(model, revision=revision, flag="--model")
-        config = hf.read_model_config(path)
-        _check_loadable(model, config)
-        device, torch_dtype = torch_device_dtype(device, dtype)
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-
-        try:
-            processor = hf.load_pretrained(AutoProcessor, path, name=model, trust_remote_code=trust_remote_code)
-            net = hf.load_pretrained(AutoModelForImageTextToText, path, name=model, trust_remote_code=trust_remote_code, dtype=torch_dtype)
-        except ImportError as e:  # an optional backend (timm, torchvision) that this model needs
-            reason = _first_line(e).split(" but it was not found")[0]  # "TimmWrapperModel requires the timm library"
-            raise PointdiffError(f"{model!r} cannot be loaded here: {reason}, which is not installed{_extra_hint(config)}") from None
-        return cls(processor, net.to(device).eval(), model, model_fingerprint(path, model), device)
-
-    def describe(self, images: Sequence[Image.Image], prompt: str, settings: GenerationSettings) -> list[tuple[str, bool]]:
-        """One description per image: ``(text, stopped)``; ``stopped`` is False when cut by ``max_new_tokens``."""
-        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        try:
-            text = self.processor.apply_chat_template(conversation, add_generation_prompt=True)
-        except ValueError as e:  # no chat template
-            raise PointdiffError(f"{self.name!r} cannot format a prompt ({_first_line(e)}); it needs a chat template") from None
-        with hf.quiet_transformers():
-            inputs = self.processor(images=list(images), text=[text] * len(images), padding=True, return_tensors="pt")
-        inputs = inputs.to(self.device, self.model.dtype)  # casts only floating tensors (pixel values)
-        return generate_texts(self.model, self.tokenizer, inputs, settings)
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
-
-
-def _extra_hint(config: dict[str, Any]) -> str:
-    if config.get("model_type") == "fast_vlm" or (config.get("vision_config") or {}).get("model_type") == "timm_wrapper":
-        return (
-            ". FastVLM's vision tower runs in timm: `pip install timm torchvision` with a torchvision built for "
-            "your torch (see docs/captioning.md), or caption with a model whose vision tower is native to "
-            "transformers (e.g. a Llava, Qwen2-VL or SmolVLM checkpoint)"
-        )
-    return ""
-
-
-def _check_loadable(name: str, config: dict[str, Any]) -> None:
-    """Refuse, with what to do instead, checkpoints that AutoModelForImageTextToText cannot drive."""
-    if config.get("model_type") == "llava_qwen2":
-        raise PointdiffError(
-            f"{name!r} is Apple's original FastVLM checkpoint (model_type llava_qwen2): its own Python code and "
-            "prompt format, written for transformers 4, not an AutoModelForImageTextToText model. Use transformers' "
-            f"native port instead: --model {DEFAULT_MODEL} (see docs/captioning.md)"
-        )
-
-
-# ----------------------------------------------------------------------------- inputs
-
-
-def open_rgb(path: str | Path) -> Image.Image:
-    """An image file as RGB, transparency composited on white (line art on a clear background stays visible)."""
-    try:
-        return open_on_white(path).convert("RGB")
-    except ImageError as e:
-        raise PointdiffError(f"cannot read image {path}: {e}") from None
-
-
-def ink_image(pixels: np.ndarray, width: int, height: int) -> Image.Image:
-    """Black ink pixels (col, row) on white: what the dataset keeps of an image whose file is gone."""
-    canvas = np.full((height, width), 255, dtype=np.uint8)
-    canvas[pixels[:, 1], pixels[:, 0]] = 0
-    return Image.fromarray(canvas).convert("RGB")
-
-
-def _dataset_items(ds: Dataset) -> list[_Item]:
-    """Each sample's original image file if it is still there unchanged, else its ink."""
-    roots = [ds.root]
-    source = ds.info.get("source")
-    if isinstance(source, str) and Path(source).is_absolute():
-        roots.append(Path(source))
-    items = []
-    for i, r in enumerate(ds.records):
-        path = next((root / r.source for root in roots if (root / r.source).is_file()), None)
-        if path is not None and sha256_file(path) == r.sha256:
-            items.append(_Item(r.id, r.sha256, lambda p=path: open_rgb(p)))
-            continue
-        pixels = ds.pixels(i)
-        digest = sha256_bytes(f"ink:{r.width}x{r.height}:".encode() + np.ascontiguousarray(pixels).tobytes())
-        items.append(_Item(r.id, digest, lambda px=pixels, w=r.width, h=r.height: ink_image(px, w, h), from_ink=True))
-    return items
-
-
-def _natural(name: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def _folder_items(folder: Path, recursive: bool) -> list[_Item]:
-    """Image files of ``folder`` (hidden ones skipped), ids = paths relative to it, in natural order."""
-    paths = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
-        paths += [Path(dirpath) / f for f in filenames if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
-    paths.sort(key=lambda p: _natural(p.relative_to(folder).as_posix()))
-    return [_Item(p.relative_to(folder).as_posix(), sha256_file(p), lambda p=p: open_rgb(p)) for p in paths]
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -282,6 +156,7 @@ def caption(
         PointdiffError: a missing source or model, a model that cannot caption, an image that cannot be read.
     """
     cfg = cfg or CaptionConfig()
+    cfg.check()
     t0 = time.perf_counter()
     src = Path(src)
     if not src.is_dir():
@@ -289,17 +164,17 @@ def caption(
     is_dataset = (src / MANIFEST_FILE).exists()
     if is_dataset and out is not None:
         raise PointdiffError(f"{src} is a dataset: its captions always go to {src / CAPTIONS_FILE}; --out is for image folders")
-    items = _dataset_items(Dataset(src)) if is_dataset else _folder_items(src, cfg.recursive)
+    items = dataset_images(Dataset(src)) if is_dataset else folder_images(src, cfg.recursive)
     if not items:
         raise PointdiffError(f"no images in {src} ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}{'; try --recursive' if not cfg.recursive else ''})")
     output = src / CAPTIONS_FILE if is_dataset else Path(out) if out is not None else src / METADATA_FILE
     if not is_dataset:
         _check_metadata_owner(output)
 
-    fingerprint = captioner.fingerprint if captioner else model_fingerprint(hf.resolve_model_dir(cfg.model, revision=cfg.revision, flag="--model"), cfg.model)
+    fingerprint = captioner.fingerprint if captioner else cfg.fingerprint()
     settings = cfg.settings()
     prompt_sha = text_digest(cfg.prompt)
-    res = CaptionResult(src, output, Path(cache_path), cfg.model, fingerprint, prompt_sha, total=len(items))
+    res = CaptionResult(src, output, Path(cache_path), cfg.model, fingerprint, prompt_sha, total=len(items), is_dataset=is_dataset)
     keys = {it.id: make_key(task="caption", image=it.sha256, model=fingerprint, prompt=cfg.prompt, generation=settings.key_fields()) for it in items}
     # What the output holds now: by key for a dataset (model, prompt and settings all match),
     # by text for metadata.jsonl (its rows are only file_name + text).
@@ -309,7 +184,7 @@ def caption(
     # A dataset's own rows carry their key and text: a second cache should the cache file be gone.
     earlier = {row["key"]: row for row in existing if is_dataset and "key" in row and "text" in row}
 
-    def is_current(it: _Item, row: dict[str, Any]) -> bool:
+    def is_current(it: ImageInput, row: dict[str, Any]) -> bool:
         return current.get(it.id) == row["key"] if is_dataset else shown.get(it.id) == row["text"]
 
     res.from_ink = [it.id for it in items if it.from_ink]
@@ -317,7 +192,7 @@ def caption(
 
     with ResultCache(cache_path) as cache, LazyAppender(output if is_dataset else None) as sink:
 
-        def emit(it: _Item, row: dict[str, Any]) -> None:
+        def emit(it: ImageInput, row: dict[str, Any]) -> None:
             texts[it.id] = row["text"]
             if not row.get("stopped", True):
                 res.cut_short.append(it.id)
@@ -325,7 +200,7 @@ def caption(
                 sink.append({"id": it.id, "text": row["text"], "model": cfg.model, "fingerprint": fingerprint, "prompt_sha": prompt_sha,
                              "key": row["key"], "image": "ink" if it.from_ink else "file", "words": row["words"], "stopped": row["stopped"]})
 
-        todo: dict[str, list[_Item]] = {}  # key -> items (one image may be several samples)
+        todo: dict[str, list[ImageInput]] = {}  # key -> items (one image may be several samples)
         for it in items:
             hit = cache.get(keys[it.id]) or earlier.get(keys[it.id])
             if hit is None:
@@ -339,10 +214,8 @@ def caption(
         report(progress, done, len(items), new=0, cached=res.from_cache)
         try:
             if todo:
-                captioner = captioner or Captioner.load(cfg.model, cfg.device, cfg.dtype, cfg.revision, cfg.trust_remote_code)
-                groups = list(todo.values())
-                for a in range(0, len(groups), max(1, cfg.batch_size)):
-                    batch = groups[a : a + cfg.batch_size]
+                captioner = captioner or Captioner.from_options(cfg)
+                for batch in batched(list(todo.values()), cfg.batch_size):
                     described = captioner.describe([g[0].load() for g in batch], cfg.prompt, settings)
                     for group, (text, stopped) in zip(batch, described):
                         row = cache.put(keys[group[0].id], {"text": text, "model": cfg.model, "fingerprint": fingerprint,

@@ -86,19 +86,32 @@ def encoder_differences(expected: EncoderInfo, actual: EncoderInfo) -> list[str]
     return out
 
 
-def check_encoder(expected: EncoderInfo, actual: EncoderInfo, *, what: str = "this model", strict_id: bool = False) -> None:
+def check_encoder(expected: EncoderInfo, actual: EncoderInfo, *, what: str = "this model", strict_id: bool = False) -> str | None:
     """Refuse to use ``actual`` where ``expected`` made the vectors.
 
     The weights hash and dimension decide: the same weights reached under another id (a
-    local copy of a hub model) are the same encoder, unless ``strict_id`` is set.
+    local copy of a hub model) are the same encoder, unless ``strict_id`` is set. When the
+    expected weights are unknown (``weights_sha256 = ""``: the reference's data file names its
+    CLIP model but not its weights), an encoder of the same family and dimension is accepted
+    and a note saying so is returned.
+
+    Returns:
+        None, or a note for the user when the match could only be assumed.
 
     Raises:
         PointdiffError: naming every field that differs and what to do about it.
     """
+    if expected.weights_sha256 == "" and not strict_id:
+        if expected.family != actual.family or expected.dim != actual.dim:
+            raise PointdiffError(
+                f"{what} was made with {expected.family} {expected.dim}-d vectors ({expected.id}), "
+                f"but the encoder in use is {actual.describe()}; use --encoder {expected.id}"
+            )
+        return f"{what}'s encoder weights are unknown (reference data naming {expected.id}); assuming {actual.id} is the same model"
     diffs = encoder_differences(expected, actual)
     same = expected.dim == actual.dim and expected.weights_sha256 == actual.weights_sha256 and expected.weights_sha256 != ""
     if not diffs or (same and not strict_id):
-        return
+        return None
     raise PointdiffError(
         f"{what} was made with text encoder {expected.describe()}, but the encoder in use is "
         f"{actual.describe()}; they differ in {'; '.join(diffs)}. Vectors of different encoders "

@@ -6,10 +6,12 @@
 CLIP reads at most 77 tokens, so the reference had an instruction-tuned LLM (Qwen2.5-7B-Instruct)
 rewrite each 200+ word description as 2-3 short sentences that keep orientation and
 expression (about 29 CLIP tokens). Here any chat model transformers loads with
-``AutoModelForCausalLM`` works, prompted through its tokenizer's chat template.
+``AutoModelForCausalLM`` works (:mod:`pointdiff.text.summarizer`: the model and its
+instructions), with the model, device and decoding settings `caption` shares
+(:class:`~pointdiff.text.generation.GenerationOptions`).
 
-Every summary is counted with the tokenizer of the encoder that will embed it (``--encoder``;
-default: the dataset's embeddings encoder, else MiniLM). One over budget is rewritten again
+Every summary is counted with the tokenizer of the encoder that will embed it
+(:mod:`pointdiff.text.budget`; ``--encoder``, default: the dataset's embeddings encoder, else MiniLM). One over budget is rewritten again
 with a stricter instruction (``retries`` times); one still over budget is written *and
 flagged* (``"over_budget": true`` in its row, listed in the result), never cut.
 
@@ -22,107 +24,37 @@ and only the longer ones go to the model; when all fit, no model is loaded at al
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from pointdiff.data.dataset import EMBEDDINGS_FILE, SUMMARIES_FILE, Dataset
+from pointdiff.data.dataset import SUMMARIES_FILE, Dataset
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import read_jsonl
-from pointdiff.text import hf
-from pointdiff.text.cache import GenerationSettings, LazyAppender, ResultCache, generate_texts, make_key, model_fingerprint, text_digest, torch_device_dtype
+from pointdiff.text.budget import TextStats, TokenBudget, dataset_encoder
+from pointdiff.text.cache import LazyAppender, ResultCache, make_key, text_digest
+from pointdiff.text.generation import GenerationOptions, batched
+from pointdiff.text.summarizer import DEFAULT_MODEL, REFERENCE_INSTRUCTION, STRICT_INSTRUCTION, Summarizer, fill
 
-DEFAULT_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # the reference's; 0.5B / 1.5B / 3B-Instruct are faster
-PASSTHROUGH = "passthrough"
-REFERENCE_INSTRUCTION = (
-    "Summarize the following description of a face in 2-3 short sentences, under 50 words in total. "
-    "You MUST keep the face orientation (front, left, right, up or down) and the facial expression. "
-    "Reply with the summary only.\n\nDescription:\n{text}"
-)
-# The retry for a summary over the token budget; {words} is derived from the budget.
-STRICT_INSTRUCTION = (
-    "Rewrite the following description of a face as at most 2 very short sentences, under {words} words in total. "
-    "Keep only the face orientation (front, left, right, up or down), the facial expression and at most one other feature. "
-    "Reply with the rewrite only.\n\nDescription:\n{text}"
-)
+PASSTHROUGH = "passthrough"  # the "model" of a text copied unchanged because it already fits
 
 
 @dataclass
-class SummarizeConfig:
-    """Settings of `pointdiff summarize` (YAML section ``summarize:``; flags override)."""
+class SummarizeConfig(GenerationOptions):
+    """Settings of `pointdiff summarize` (YAML section ``summarize:``; flags override).
+
+    Model, device, dtype, decoding and seed are :class:`GenerationOptions`, shared with `caption`.
+    """
 
     model: str = DEFAULT_MODEL  # hub id (in the HF cache) or folder; Qwen/Qwen2.5-{0.5,1.5,3}B-Instruct are faster
+    max_new_tokens: int = 128  # 50 words are ~70 tokens; a runaway answer is cut, counted and retried
+    batch_size: int = 8  # descriptions per generate call
     instruction: str = REFERENCE_INSTRUCTION  # the reference's; {text} is replaced by the long description
     strict_instruction: str = STRICT_INSTRUCTION  # for retries; {text} and {words} (from the budget)
     retries: int = 1  # rewrites of a summary over the token budget before it is flagged
     encoder: str | None = None  # whose token budget: None = the dataset's embeddings encoder, else minilm
     pass_through: bool = False  # copy texts that already fit the budget unchanged (no model for them)
-    max_new_tokens: int = 128  # 50 words are ~70 tokens; a runaway answer is cut, counted and retried
-    batch_size: int = 8  # descriptions per generate call
-    device: str = "auto"  # auto: cuda > mps > cpu
-    dtype: str = "auto"  # auto: bfloat16 on GPU, float32 on CPU
-    do_sample: bool = False  # greedy: the same description always gets the same summary
-    temperature: float = 0.7  # only when sampling
-    top_p: float = 0.9  # only when sampling
-    seed: int = 0  # only when sampling
-    revision: str | None = None  # hub branch / tag / commit of a hub id
-    trust_remote_code: bool = False  # let a model folder run its own Python
-
-    def settings(self) -> GenerationSettings:
-        """The generation settings that enter the cache key."""
-        return GenerationSettings(self.max_new_tokens, self.do_sample, self.temperature, self.top_p, self.seed)
-
-
-@dataclass(frozen=True)
-class TokenBudget:
-    """How many tokens the encoder reads, and how it counts them."""
-
-    encoder: str
-    max_tokens: int
-    count: Callable[[Sequence[str]], list[int]]  # tokens per text, special tokens included, nothing truncated
-
-    @classmethod
-    def of_encoder(cls, name: str) -> "TokenBudget":
-        """The budget of a real encoder (``minilm``, ``clip``, hub id or folder)."""
-        from pointdiff.text.encoders import load_encoder
-
-        enc = load_encoder(name)
-        return cls(enc.info.id, enc.info.max_tokens, enc.count_tokens)
-
-    def strict_words(self) -> int:
-        """The word limit the strict retry asks for: about 2/3 of a word per token, at most 40."""
-        return max(5, min(40, (self.max_tokens - 2) * 2 // 3))
-
-
-def dataset_encoder(dataset_root: str | Path) -> str | None:
-    """The encoder id of the dataset's embeddings, or None when it has none yet."""
-    path = Path(dataset_root) / EMBEDDINGS_FILE
-    if not path.exists():
-        return None
-    from pointdiff.text.embeddings import read_embeddings
-
-    return read_embeddings(path).encoder.id
-
-
-@dataclass
-class TextStats:
-    """Words and tokens of a set of texts."""
-
-    words: list[int] = field(default_factory=list)
-    tokens: list[int] = field(default_factory=list)
-
-    @staticmethod
-    def describe(values: list[int]) -> tuple[float, float, int] | None:
-        """Mean, median, max (None when empty)."""
-        return (statistics.fmean(values), statistics.median(values), max(values)) if values else None
-
-    def over(self, budget: int) -> int:
-        """How many texts have more than ``budget`` tokens."""
-        return sum(n > budget for n in self.tokens)
 
 
 @dataclass
@@ -158,46 +90,6 @@ class SummarizeResult:
     def nothing_to_do(self) -> bool:
         """True when every summary was already written: nothing was written now."""
         return self.up_to_date == self.total
-
-
-class Summarizer:
-    """A loaded chat LM and its tokenizer: instructions in, answers out."""
-
-    def __init__(self, tokenizer: Any, model: Any, name: str, fingerprint: str, device: str):
-        if not getattr(tokenizer, "chat_template", None):
-            raise PointdiffError(f"{name!r} has no chat template; `summarize` needs an instruction-tuned (chat) model")
-        tokenizer.padding_side = "left"  # batched generation: every prompt must end where generation starts
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        self.tokenizer, self.model, self.name, self.fingerprint, self.device = tokenizer, model, name, fingerprint, device
-
-    @classmethod
-    def load(cls, model: str, device: str = "auto", dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False) -> "Summarizer":
-        """Load ``model`` (hub id in the HF cache, or a folder) from local files only."""
-        path = hf.resolve_model_dir(model, revision=revision, flag="--model")
-        device, torch_dtype = torch_device_dtype(device, dtype)
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        try:
-            tokenizer = hf.load_pretrained(AutoTokenizer, path, name=model, trust_remote_code=trust_remote_code)
-            net = hf.load_pretrained(AutoModelForCausalLM, path, name=model, trust_remote_code=trust_remote_code, dtype=torch_dtype)
-        except ImportError as e:
-            reason = (str(e).strip().splitlines() or ["a missing package"])[0].split(" but it was not found")[0]
-            raise PointdiffError(f"{model!r} cannot be loaded here: {reason}, which is not installed") from None
-        return cls(tokenizer, net.to(device).eval(), model, model_fingerprint(path, model), device)
-
-    def answer(self, prompts: Sequence[str], settings: GenerationSettings) -> list[tuple[str, bool]]:
-        """The model's reply to each prompt: ``(text, stopped)``; ``stopped`` is False when cut by ``max_new_tokens``."""
-        chats = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False) for p in prompts]
-        with hf.quiet_transformers():
-            inputs = self.tokenizer(chats, padding=True, add_special_tokens=False, return_tensors="pt").to(self.device)
-        return generate_texts(self.model, self.tokenizer, inputs, settings)
-
-
-def fill(instruction: str, text: str, words: int | None = None) -> str:
-    """The prompt for one description: ``{text}`` (and ``{words}``) filled in; text appended if absent."""
-    out = instruction.replace("{words}", str(words)) if words is not None else instruction
-    return out.replace("{text}", text) if "{text}" in out else f"{out}\n\n{text}"
 
 
 def _inputs(ds: Dataset) -> tuple[list[tuple[str, str]], list[str]]:
@@ -236,6 +128,7 @@ def summarize(
         PointdiffError: no dataset, a model or encoder that is not here, no chat template.
     """
     cfg = cfg or SummarizeConfig()
+    cfg.check()
     if cfg.retries < 0:
         raise PointdiffError(f"retries must be 0 or more, got {cfg.retries}")
     t0 = time.perf_counter()
@@ -253,7 +146,7 @@ def summarize(
     fingerprint = None
     if needs_model:
         try:
-            fingerprint = summarizer.fingerprint if summarizer else model_fingerprint(hf.resolve_model_dir(cfg.model, revision=cfg.revision, flag="--model"), cfg.model)
+            fingerprint = summarizer.fingerprint if summarizer else cfg.fingerprint()
         except PointdiffError as e:
             if res.all_fit_before:
                 hint = f" (every text already fits the {budget.max_tokens}-token budget of {budget.encoder}: --pass-through copies them without a model)"
@@ -312,8 +205,7 @@ def summarize(
                 decide(sid, text, text, PASSTHROUGH, 0, budget.count([text])[0], True)
                 res.passed_through += 1
         report(progress, done, len(items), new=0, cached=0)
-        for a in range(0, len(todo), max(1, cfg.batch_size)):
-            group = todo[a : a + cfg.batch_size]
+        for group in batched(todo, cfg.batch_size):
             for attempt in range(cfg.retries + 1):  # retries rewrite only what is still over budget
                 keys = [attempt_key(text, attempt) for _, text in group]
                 ask = {k: text for k, (_, text) in zip(keys, group) if k not in cache}  # a text asked once
@@ -321,7 +213,7 @@ def summarize(
                     res.generated += sum(k in ask for k in keys)
                     res.from_cache += sum(k not in ask for k in keys)
                 if ask:
-                    summarizer = summarizer or Summarizer.load(cfg.model, cfg.device, cfg.dtype, cfg.revision, cfg.trust_remote_code)
+                    summarizer = summarizer or Summarizer.from_options(cfg)
                     instruction, words = (cfg.instruction, None) if attempt == 0 else (cfg.strict_instruction, strict_words)
                     answers = summarizer.answer([fill(instruction, text, words) for text in ask.values()], settings)
                     for (key, _), (short, stopped) in zip(ask.items(), answers):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pointdiff import embed as embed_mod
+from pointdiff import embedding as embed_mod
 from pointdiff.cli.app import app
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
-from pointdiff.embed import HISTOGRAM_FILE
+from pointdiff.embedding import HISTOGRAM_FILE
 from pointdiff.errors import PointdiffError
 from pointdiff.text.encoders import TextEncoder, load_encoder
 

@@ -3,44 +3,28 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import torch
+from tiny_runs import add_embeddings, workspace_with_run
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app
 from pointdiff.data.dataset import Dataset
-from pointdiff.text.embeddings import EncoderInfo, StoredEmbeddings, dataset_texts, write_embeddings
-from pointdiff.train import TrainConfig, load_training_data, train
+from pointdiff.errors import PointdiffError
+from pointdiff.recipe import TrainConfig
+from pointdiff.text.embeddings import EncoderInfo
 from pointdiff.workspace import Workspace
 
-FAKE = EncoderInfo(id="fake", family="sentence", dim=16, max_tokens=32, weights_sha256="f" * 64)
 TINY = TrainConfig(hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
 
 runner = CliRunner()
 
 
-def _embed(ds: Dataset, seed: int = 0, info: EncoderInfo = FAKE) -> None:
-    """Stand-in text vectors (one random unit vector per distinct caption): no encoder needed."""
-    texts = dataset_texts(ds)
-    g = torch.Generator().manual_seed(seed)
-    table = {t: torch.nn.functional.normalize(torch.randn(info.dim, generator=g), dim=0) for t in sorted(set(texts.texts))}
-    emb = torch.stack([table[t] for t in texts.texts])
-    write_embeddings(ds.root / "embeddings.safetensors", StoredEmbeddings(emb, info, texts.ids, texts.hashes))
-
-
 @pytest.fixture
 def ws(tmp_path: Path, shapes_dataset: Dataset) -> Workspace:
     """A workspace holding the shapes dataset (embedded) and one short run marked latest."""
-    w = Workspace(tmp_path / "work")
-    shutil.copytree(shapes_dataset.root, w.dataset)
-    _embed(Dataset(w.dataset))
-    run_dir = w.new_run_dir("tiny")
-    train(TINY, load_training_data(w.dataset), run_dir=run_dir)
-    w.set_latest(run_dir)
-    return w
+    return workspace_with_run(tmp_path / "work", shapes_dataset, TINY)
 
 
 @pytest.fixture(autouse=True)
@@ -71,10 +55,12 @@ def test_inspect_run_and_checkpoint(ws: Workspace) -> None:
     assert "film" in out and "parameters" in out and "step" in out
     assert "unchanged" in out  # the dataset is still what the run trained on
     assert "loss.png" in out and "points_per_cloud" in out
-    ckpt = sorted((run / "checkpoints").iterdir())[0]
-    assert "step-0000004" in _run("inspect", str(ckpt)) or "step-0000008" in _run("inspect", str(ckpt))
+    assert "8 of 8" in out  # a run folder shows its newest checkpoint
+    ckpt = run / "checkpoints" / "step-0000004"
+    out = _run("inspect", str(ckpt))
+    assert str(ckpt) in out and "4 of 8" in out  # a checkpoint folder shows that checkpoint
     # Re-embed with another encoder: inspect notices the run was trained on something else.
-    _embed(Dataset(ws.dataset), seed=1, info=EncoderInfo(id="other", family="sentence", dim=16, max_tokens=32, weights_sha256="e" * 64))
+    add_embeddings(Dataset(ws.dataset), seed=1, info=EncoderInfo(id="other", family="sentence", dim=16, max_tokens=32, weights_sha256="e" * 64))
     assert "changed since training" in _run("inspect", str(run))
 
 
@@ -85,9 +71,22 @@ def test_inspect_embeddings_file_and_workspace(ws: Workspace) -> None:
     assert "dataset" in out and "run" in out and "1 run" in out
 
 
-def test_inspect_nothing_there(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["inspect", "--workspace", str(tmp_path / "empty")])
+def _fails_with(message: str, *args: str) -> None:
+    """The command stops with a PointdiffError (one line, no traceback, in `pointdiff`) saying ``message``."""
+    result = runner.invoke(app, list(args))
     assert result.exit_code != 0
+    assert isinstance(result.exception, PointdiffError), repr(result.exception)
+    assert message in str(result.exception), str(result.exception)
+
+
+def test_inspect_nothing_there(tmp_path: Path) -> None:
+    _fails_with(f"nothing to inspect in workspace {tmp_path / 'empty'}: no dataset", "inspect", "--workspace", str(tmp_path / "empty"))
+
+
+def test_inspect_something_else(tmp_path: Path) -> None:
+    _fails_with(f"nothing at {tmp_path / 'absent'}", "inspect", str(tmp_path / "absent"))
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    _fails_with("is not a dataset folder, an embeddings file, or a training run/checkpoint", "inspect", str(tmp_path / "notes.txt"))
 
 
 def test_eval_other_dataset_gives_set_metrics_and_says_why_no_accuracy(ws: Workspace, tmp_path: Path) -> None:
@@ -103,5 +102,4 @@ def test_eval_other_dataset_gives_set_metrics_and_says_why_no_accuracy(ws: Works
 
 
 def test_eval_without_runs_is_a_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["eval", "--workspace", str(tmp_path / "empty")])
-    assert result.exit_code != 0
+    _fails_with("no model to evaluate: no runs in", "eval", "--workspace", str(tmp_path / "empty"))

@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app
+from pointdiff.data.dataset import Dataset
 from pointdiff.errors import PointdiffError
 from pointdiff.text.embeddings import StoredEmbeddings, dataset_texts, write_embeddings
-
-from pointdiff.data.dataset import Dataset
 
 runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
 SMALL = ["--set", "hidden=32", "--set", "depth=2", "--set", "embed_dim=32", "--set", "fourier_features=16", "--clouds-per-step", "4", "--points-per-cloud", "64"]
@@ -93,4 +92,5 @@ def test_seed_preset_and_epochs(tmp_path: Path, shapes_dataset: Dataset, encoder
     meta = json.loads((tmp_path / "seed-run" / "meta.json").read_text())
     assert meta["step"] == 3 and meta["arch"] == "reference" and meta["num_params"] == 1_250_306
     assert meta["sampling"] == {"solver": "euler", "steps": 200, "guidance": 1.0, "noise_std": 2.0, "precision": "fp32"}
-    assert invoke("train", "-w", ws, "--steps", 3, "--epochs", 3).exit_code != 0
+    both = invoke("train", "-w", ws, "--steps", 3, "--epochs", 3)
+    assert isinstance(both.exception, PointdiffError) and "give --steps or --epochs, not both" in str(both.exception)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pointdiff.data.images import ImageError, ink_pixels, load_grayscale, pixels_to_points, points_to_pixels
+from pointdiff.data.images import ImageError, ink_pixels, load_grayscale, pixel_size, pixels_to_points, points_to_pixels
 
 
 def test_threshold_127_is_ink_128_is_not(tmp_path: Path) -> None:
@@ -86,3 +86,14 @@ def test_bad_files_raise_with_reason(tmp_path: Path) -> None:
         load_grayscale(tmp_path / "cut.png")
     with pytest.raises(ImageError, match="not found"):
         load_grayscale(tmp_path / "missing.png")
+
+
+def test_pixel_size_is_set_by_the_longer_side_for_one_image_or_many() -> None:
+    assert pixel_size(200, 100) == pixel_size(100, 200) == np.float32(6 / 200)
+    np.testing.assert_array_equal(pixel_size(np.array([200, 64, 77]), np.array([100, 300, 77])), np.float32([6 / 200, 6 / 300, 6 / 77]))
+
+
+def test_pixels_to_points_with_a_size_per_pixel_matches_one_image_at_a_time() -> None:
+    a, b = np.array([[0, 0], [199, 99]], np.uint16), np.array([[3, 299], [63, 0]], np.uint16)
+    both = pixels_to_points(np.concatenate([a, b]), np.array([200, 200, 64, 64]), np.array([100, 100, 300, 300]))
+    np.testing.assert_array_equal(both, np.concatenate([pixels_to_points(a, 200, 100), pixels_to_points(b, 64, 300)]))

@@ -1,4 +1,4 @@
-"""`ingest` core: folders, frames, captions, bad inputs, overwrite, sampling, the builtin source."""
+"""`ingest` core end to end: folders, frames, captions, bad inputs, overwrite, settings, the builtin source."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from pointdiff.data.dataset import Dataset, PointSampler
-from pointdiff.data.images import ink_pixels, load_grayscale, points_to_pixels
-from pointdiff.data.ingest import CORRUPT, DUPLICATE, NO_INK, NOT_IMAGE, IngestConfig, NothingUsableError, ingest, natural_key
+from pointdiff.data.dataset import Dataset, Rejection
+from pointdiff.data.images import ImageError, ink_pixels, load_grayscale
+from pointdiff.data.ingest import IngestConfig, NothingUsableError, image_rejection, ingest
+from pointdiff.data.sources import BUILTIN_ONLY, BuiltinSettings
 from pointdiff.errors import PointdiffError
 from pointdiff.store import read_json, read_jsonl
 
@@ -32,37 +32,7 @@ def by_id(out: Path) -> dict[str, dict]:
     return {r["id"]: r for r in read_jsonl(out / "manifest.jsonl")}
 
 
-# ----------------------------------------------------------------------------- sampling
-
-
-@pytest.fixture
-def ingested(tmp_path: Path) -> Dataset:
-    for k in range(3):
-        draw(tmp_path / "src" / f"p{k}.png", k * 7)
-    ingest(tmp_path / "src", tmp_path / "ds", NO_SHEET)
-    return Dataset(tmp_path / "ds")
-
-
-def test_sampler_range_count_and_fresh_draws(ingested: Dataset) -> None:
-    sampler = PointSampler.from_dataset(ingested)
-    idx = torch.arange(len(ingested))
-    a = sampler.sample(idx, 1024)
-    b = sampler.sample(idx, 1024)
-    assert a.shape == (3, 1024, 2)
-    assert a.abs().max() <= 3.0
-    assert not torch.equal(a, b)  # every use draws afresh (the augmentation)
-    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    assert torch.equal(sampler.sample(idx, 1024, g1), sampler.sample(idx, 1024, g2))
-
-
-def test_sampler_draws_only_ink_pixels_of_the_right_sample(ingested: Dataset) -> None:
-    sampler = PointSampler.from_dataset(ingested)
-    for i in range(len(ingested)):
-        pts = sampler.sample(torch.tensor([i]), 500)[0].numpy()
-        r = ingested.records[i]
-        px = np.rint(points_to_pixels(pts, r.width, r.height)).astype(int)
-        ink = {tuple(p) for p in ingested.pixels(i).tolist()}
-        assert {tuple(p) for p in px.tolist()} <= ink
+# ----------------------------------------------------------------------------- ink
 
 
 def test_all_ink_pixels_kept(tmp_path: Path) -> None:
@@ -114,11 +84,6 @@ def test_recursive_ids_and_nested_metadata(tmp_path: Path) -> None:
     assert m["sub/deeper/c"]["source"] == "sub/deeper/c.png"
 
 
-def test_natural_sort_key() -> None:
-    names = ["frame10.png", "frame2.png", "frame1.png", "Frame3.png"]
-    assert sorted(names, key=natural_key) == ["frame1.png", "frame2.png", "Frame3.png", "frame10.png"]
-
-
 def test_every_keeps_every_nth_frame_in_natural_order(tmp_path: Path) -> None:
     src = tmp_path / "frames"
     for k in range(1, 13):  # frame1 ... frame12; text order would put frame10 after frame1
@@ -134,18 +99,19 @@ def test_every_keeps_every_nth_frame_in_natural_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name, make, kind",
     [
-        ("cut.png", lambda p, good: p.write_bytes(good.read_bytes()[:80]), CORRUPT),
-        ("garbage.png", lambda p, good: p.write_bytes(b"\x00\x01 not a picture at all"), NOT_IMAGE),
-        ("white.png", lambda p, good: Image.new("L", (32, 32), 255).save(p), NO_INK),
-        ("notes.txt", lambda p, good: p.write_text("shopping list"), NOT_IMAGE),
-        ("zz-copy.png", lambda p, good: p.write_bytes(good.read_bytes()), DUPLICATE),  # later in order than good.png,
+        ("cut.png", lambda p, good: p.write_bytes(good.read_bytes()[:80]), Rejection.CORRUPT),
+        ("garbage.png", lambda p, good: p.write_bytes(b"\x00\x01 not a picture at all"), Rejection.NOT_IMAGE),
+        ("white.png", lambda p, good: Image.new("L", (32, 32), 255).save(p), Rejection.NO_INK),
+        ("notes.txt", lambda p, good: p.write_text("shopping list"), Rejection.NOT_IMAGE),
+        ("zz-copy.png", lambda p, good: p.write_bytes(good.read_bytes()), Rejection.DUPLICATE),  # later in order than good.png,
+        ("wide.png", lambda p, good: Image.new("L", (65536, 1), 0).save(p), Rejection.UNREADABLE),  # a side ink_pixels cannot hold
     ],
 )
 def test_each_bad_input_is_rejected_with_a_reason(tmp_path: Path, name: str, make, kind: str) -> None:
     src = tmp_path / "src"
     good = draw(src / "good.png")
     make(src / name, good)
-    rep = ingest(src, tmp_path / "ds", NO_SHEET)
+    rep = ingest(src, tmp_path / "ds", IngestConfig(max_size=70000, contact_sheet=0))  # nothing shrunk
     assert rep.taken == 1 and [(r.source, r.kind) for r in rep.rejected] == [(name, kind)]
     rows = read_jsonl(tmp_path / "ds" / "rejected.jsonl")
     assert [r["source"] for r in rows] == [name] and rows[0]["reason"].startswith(kind + ": ")
@@ -184,6 +150,40 @@ def test_missing_source_and_bad_settings(tmp_path: Path) -> None:
         ingest("builtin:cats", tmp_path / "ds")
     with pytest.raises(PointdiffError, match="every"):
         ingest(tmp_path, tmp_path / "ds", IngestConfig(every=0))
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (ImageError(ImageError.NOT_IMAGE, "unrecognised format"), "not an image: unrecognised format"),
+        (ImageError(ImageError.CORRUPT, "image file is truncated"), "corrupt image: image file is truncated"),
+        (ImageError(ImageError.CORRUPT), "corrupt image: corrupt or truncated image"),  # no detail: the message
+        (ImageError(ImageError.NOT_FOUND), "unreadable: file not found"),
+        (ImageError(ImageError.TOO_LARGE, "a side over 65535 pixels"), "unreadable: image too large to open safely (a side over 65535 pixels)"),
+    ],
+)
+def test_image_errors_become_rejections_by_kind(error: ImageError, reason: str) -> None:
+    assert image_rejection("x.png", error).reason == reason  # rejected.jsonl reads as it always did
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def test_builtin_only_settings_are_refused_for_a_folder(tmp_path: Path) -> None:
+    draw(tmp_path / "src" / "a.png")
+    with pytest.raises(PointdiffError, match=r"^--count, --seed: only for builtin:faces / builtin:faces-video, not for a folder$"):
+        ingest(tmp_path / "src", tmp_path / "ds", IngestConfig(count=5, seed=1, contact_sheet=0))
+    with pytest.raises(PointdiffError, match=r"^--descriptions: only for builtin"):  # "no" is a given setting too
+        ingest(tmp_path / "src", tmp_path / "ds", IngestConfig(descriptions=False, contact_sheet=0))
+    assert not (tmp_path / "ds").exists()
+    assert ingest(tmp_path / "src", tmp_path / "ds", NO_SHEET).taken == 1  # not given: fine
+
+
+def test_builtin_settings_not_given_take_the_builtin_defaults() -> None:
+    assert IngestConfig().builtin_given() == [] and IngestConfig().builtin() == BuiltinSettings()
+    assert BuiltinSettings() == BuiltinSettings(count=600, seed=0, descriptions=False)
+    assert IngestConfig(seed=7).builtin() == BuiltinSettings(count=600, seed=7, descriptions=False)
+    assert set(BUILTIN_ONLY) == {"count", "seed", "descriptions"}
 
 
 # ----------------------------------------------------------------------------- output folder

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from torch import nn
 
 from pointdiff.config import load_config, preset_path
 from pointdiff.flow.model import FiLMResNet, ReferenceMLP, build_model
-from pointdiff.train import TrainConfig
-
+from pointdiff.recipe import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 

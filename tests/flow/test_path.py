@@ -9,7 +9,6 @@ import torch
 
 from pointdiff.flow.path import linear_path, pair_noise
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 

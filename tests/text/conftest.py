@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_models import tiny_lm_dir, tiny_vlm_dir  # noqa: F401  (session fixtures of the tiny VLM and chat LM)
 
 from pointdiff.text.encoders import TextEncoder, load_encoder
-from tiny_models import tiny_lm_dir, tiny_vlm_dir  # noqa: F401  (session fixtures of the tiny VLM and chat LM)
 
 TINY_CLIP_TOKENS = 16  # max_position_embeddings of the tiny CLIP: short, so over-budget texts are easy to make
 TINY_CLIP_DIM = 24  # its projection size (differs from its width 32, to catch reading the wrong one)

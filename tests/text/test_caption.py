@@ -19,7 +19,9 @@ from pointdiff.data.dataset import CAPTIONS_FILE, Dataset
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.errors import PointdiffError
 from pointdiff.store import read_jsonl
-from pointdiff.text.caption import CaptionConfig, Captioner, caption, open_rgb
+from pointdiff.text.caption import CaptionConfig, caption
+from pointdiff.text.caption_inputs import open_rgb
+from pointdiff.text.captioner import Captioner
 
 runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
 REPO = Path(__file__).resolve().parents[2]
@@ -197,30 +199,6 @@ def test_model_folder_that_does_not_exist_via_cli(tmp_path: Path) -> None:
     assert "does not exist" in str(result.exception) and "--model" in str(result.exception)
 
 
-def test_apple_original_checkpoint_points_to_the_native_port(tmp_path: Path) -> None:
-    model = tmp_path / "FastVLM-0.5B"
-    model.mkdir()
-    (model / "config.json").write_text('{"model_type": "llava_qwen2", "auto_map": {"AutoModelForCausalLM": "llava_qwen.LlavaQwen2ForCausalLM"}}')
-    with pytest.raises(PointdiffError, match="KamilaMila/FastVLM-0.5B"):
-        Captioner.load(str(model), trust_remote_code=True)
-
-
-def test_fast_vlm_without_timm_says_what_to_install(tmp_path: Path, tiny_vlm_dir: Path) -> None:
-    pytest.importorskip("transformers").FastVlmConfig  # noqa: B018
-    if __import__("importlib").util.find_spec("timm") is not None:
-        pytest.skip("timm is installed here")
-    from transformers import FastVlmConfig
-
-    model = tmp_path / "fastvlm"
-    model.mkdir()
-    for f in tiny_vlm_dir.iterdir():  # the tiny processor and some weights; the config is FastVLM's
-        (model / f.name).write_bytes(f.read_bytes())
-    FastVlmConfig(text_config={"model_type": "qwen2", "vocab_size": 320, "hidden_size": 32, "intermediate_size": 64,
-                               "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2}).save_pretrained(model)
-    with pytest.raises(PointdiffError, match="pip install timm torchvision"):
-        Captioner.load(str(model))
-
-
 def test_cli_caption_renders_and_second_run_says_nothing_to_do(tmp_path: Path, tiny_vlm_dir: Path) -> None:
     ds = make_dataset(tmp_path, n=2)
     args = ["caption", str(ds), "--model", str(tiny_vlm_dir), "--max-new-tokens", "6", "-w", str(tmp_path / "ws")]
@@ -241,3 +219,17 @@ def test_prompt_from_yaml_config(tmp_path: Path, tiny_vlm_dir: Path) -> None:
     result = runner.invoke(app, ["caption", str(ds), "--model", str(tiny_vlm_dir), "--config", str(tmp_path / "caption.yaml"), "-w", str(tmp_path / "ws")])
     assert result.exit_code == 0, result.output
     assert last_rows(ds / CAPTIONS_FILE)["face0"]["prompt_sha"] == text_digest(prompt)
+
+
+def test_summaries_are_outdated_only_after_new_descriptions_of_a_summarized_dataset(tmp_path: Path, tiny_vlm_dir: Path) -> None:
+    ds = make_dataset(tmp_path, n=2)
+    cache = tmp_path / "cache.jsonl"
+    first = caption(ds, cfg_for(tiny_vlm_dir), cache_path=cache)
+    assert not first.summaries_outdated() and not first.feeds_ingest  # no summaries yet
+    (ds / "summaries.jsonl").write_text('{"id": "face0", "text": "short"}\n')
+    assert not caption(ds, cfg_for(tiny_vlm_dir), cache_path=cache).summaries_outdated()  # nothing new was written
+    assert caption(ds, cfg_for(tiny_vlm_dir, prompt="Another prompt."), cache_path=cache).summaries_outdated()
+    folder = draw_faces(tmp_path / "imgs", 1)
+    (folder / "summaries.jsonl").write_text("")  # an image folder has no summaries to outdate
+    res = caption(folder, cfg_for(tiny_vlm_dir), cache_path=cache)
+    assert res.feeds_ingest and not res.summaries_outdated()

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from pointdiff import embed as embed_mod
+from pointdiff import embedding as embed_mod
 from pointdiff.data.dataset import EMBEDDINGS_FILE, SUMMARIES_FILE, Dataset, DatasetWriter, Record
-from pointdiff.embed import HISTOGRAM_FILE, EmbedConfig, compare_prompts, embed_dataset
+from pointdiff.embedding import HISTOGRAM_FILE, EmbedConfig, compare_prompts, embed_dataset
 from pointdiff.errors import PointdiffError
 from pointdiff.store import load_tensors
 from pointdiff.text.embeddings import check_encoder, load_dataset_embeddings, read_embeddings, text_sha256

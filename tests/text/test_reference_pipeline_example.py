@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from pointdiff.data.faces import iter_faces
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,9 @@ from pointdiff.cli.app import app
 from pointdiff.data.dataset import CAPTIONS_FILE, SUMMARIES_FILE, Dataset, DatasetWriter, Record
 from pointdiff.errors import PointdiffError
 from pointdiff.store import read_jsonl, write_jsonl
-from pointdiff.text.summarize import PASSTHROUGH, REFERENCE_INSTRUCTION, STRICT_INSTRUCTION, SummarizeConfig, Summarizer, TokenBudget, fill, summarize
+from pointdiff.text.budget import TokenBudget
+from pointdiff.text.summarize import PASSTHROUGH, SummarizeConfig, summarize
+from pointdiff.text.summarizer import REFERENCE_INSTRUCTION, STRICT_INSTRUCTION, Summarizer, fill
 
 runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
 LONG = (

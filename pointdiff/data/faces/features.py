@@ -9,7 +9,7 @@ import numpy as np
 from pointdiff.data.faces.characters import Character
 from pointdiff.data.faces.expressions import Look
 from pointdiff.data.faces.geometry import _Geometry, _smooth
-from pointdiff.data.faces.painter import _W_BROW, _W_FEATURE, _W_HATCH, _Painter, _blob, _stroke
+from pointdiff.data.faces.painter import _W_BROW, _W_FEATURE, _W_HATCH, _blob, _Painter, _stroke
 from pointdiff.data.faces.params import FaceParams
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from pointdiff.data.faces.characters import Character
-from pointdiff.data.faces.geometry import _BALL, _BUN_CENTER, _BUN_R, _DIRS, _DIRS_A, _MESH_PH, _MESH_TH, _Geometry, _Hair, _beard_edge, _hairline, _smooth, _support, _tri
+from pointdiff.data.faces.geometry import _BALL, _BUN_CENTER, _BUN_R, _DIRS, _DIRS_A, _MESH_PH, _MESH_TH, _beard_edge, _Geometry, _Hair, _hairline, _smooth, _support, _tri
 from pointdiff.data.faces.painter import _W_HATCH, _W_LINE, _Painter, _stroke
 
 

@@ -1,0 +1,115 @@
+"""What a training run reads: each sample's points beside its text vector, and their provenance.
+
+Two sources: a dataset folder that ``pointdiff embed`` has finished (``embeddings.safetensors``
+beside the manifest), or the reference system's ``data.pt``. Both become one
+:class:`TrainingData`, the only thing the trainer needs to know about data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
+from pointdiff.errors import PointdiffError
+from pointdiff.store import sha256_bytes, sha256_file
+from pointdiff.text.embeddings import EncoderInfo, load_dataset_embeddings
+
+
+@dataclass
+class TrainingData:
+    """What a run trains on: points to draw from, one text vector per sample, and provenance."""
+
+    sampler: PointSampler
+    cond: Tensor  # [N, D] unit rows, row i conditions sampler sample i
+    encoder: EncoderInfo
+    fingerprint: str  # hash of the samples (and their vectors): what the model was trained on
+    source: str  # where the data came from
+    texts: list[str] = field(default_factory=list)  # the captions, when known (for sample grids)
+
+    def __post_init__(self) -> None:
+        if len(self.sampler) != len(self.cond):
+            raise PointdiffError(f"{len(self.sampler)} point sets but {len(self.cond)} condition vectors")
+        if len(self.cond) == 0:
+            raise PointdiffError("no training samples")
+
+
+# The reference system's `model` field names a CLIP variant; we know which hub model each is.
+_REFERENCE_ENCODERS = {"ViT-B/32": "openai/clip-vit-base-patch32", "ViT-B/16": "openai/clip-vit-base-patch16", "ViT-L/14": "openai/clip-vit-large-patch14"}
+
+
+def load_reference_data(path: str | Path) -> TrainingData:
+    """The reference system's ``.pt`` data file (read with ``weights_only=True``, no pickle).
+
+    It holds fixed clouds ``point_clouds [N, P, 2]`` (draws resample them) and CLIP
+    ``embeddings [N, 512]``. Its encoder is known by name only (``model``, e.g. "ViT-B/32"),
+    so the checkpoint records ``weights_sha256 = ""`` (unknown) and generate accepts any
+    encoder of the same family and dimension for it, saying so.
+    """
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise PointdiffError(f"{path}: cannot read as a weights-only torch file ({type(e).__name__}: {e})") from None
+    if not isinstance(blob, dict) or "embeddings" not in blob or "point_clouds" not in blob:
+        raise PointdiffError(f"{path}: expected a dict with 'embeddings' and 'point_clouds' (the reference's data.pt)")
+    clouds = torch.as_tensor(blob["point_clouds"]).float()
+    emb = torch.as_tensor(blob["embeddings"]).float()
+    if clouds.ndim != 3 or clouds.shape[-1] != 2 or emb.ndim != 2 or len(emb) != len(clouds):
+        raise PointdiffError(f"{path}: point_clouds {tuple(clouds.shape)} and embeddings {tuple(emb.shape)} do not fit [N, P, 2] and [N, D]")
+    name = str(blob.get("model", "ViT-B/32"))
+    encoder = EncoderInfo(id=_REFERENCE_ENCODERS.get(name, name), family="clip", dim=emb.shape[1], max_tokens=77, weights_sha256="")
+    return TrainingData(
+        sampler=PointSampler.from_clouds(clouds),
+        cond=F.normalize(emb, dim=-1),
+        encoder=encoder,
+        fingerprint=sha256_file(path)[:16],
+        source=str(path),
+        texts=[str(p) for p in blob.get("image_paths", [])],
+    )
+
+
+def training_fingerprint(dataset_fingerprint: str, encoder: EncoderInfo, ids: list[str]) -> str:
+    """The fingerprint a run records for a dataset: its samples, the encoder and the embedded ids.
+
+    ``pointdiff inspect`` recomputes it from the files alone to tell whether a run's data changed.
+    """
+    return sha256_bytes((dataset_fingerprint + "|" + encoder.to_json() + "|" + ",".join(ids)).encode())[:16]
+
+
+def embedded_rows(ds: Dataset, ids: list[str]) -> list[tuple[int, int]]:
+    """(embedding row, dataset row) of every embedded id that is still in the dataset, in embedding order."""
+    row = {sample_id: k for k, sample_id in enumerate(ds.ids)}
+    return [(k, row[sample_id]) for k, sample_id in enumerate(ids) if sample_id in row]
+
+
+def load_training_data(path: str | Path) -> TrainingData:
+    """A dataset folder (with ``embeddings.safetensors``) or a reference ``.pt`` file."""
+    path = Path(path)
+    if path.suffix == ".pt" and path.is_file():
+        return load_reference_data(path)
+    ds = Dataset(path)
+    if not (path / EMBEDDINGS_FILE).exists():
+        raise PointdiffError(f"{path} has no text embeddings yet; run `pointdiff embed` first (training needs a vector per caption)")
+    emb, encoder, ids = load_dataset_embeddings(path)
+    rows = embedded_rows(ds, ids)
+    if len(rows) != len(ids):
+        raise PointdiffError(f"{path}: embeddings name samples that are not in the dataset; run `pointdiff embed --force`")
+    full = PointSampler.from_dataset(ds)
+    idx = torch.tensor([r for _, r in rows], dtype=torch.long)
+    starts, counts = full.offsets[idx], full.counts[idx]
+    points = torch.cat([full.points[s : s + c] for s, c in zip(starts.tolist(), counts.tolist())])
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+    texts = dict(zip(ds.ids, (t for t, _ in ds.texts())))
+    return TrainingData(
+        sampler=PointSampler(points, offsets, full.pixel_half[idx]),
+        cond=emb.float(),
+        encoder=encoder,
+        fingerprint=training_fingerprint(ds.fingerprint(), encoder, ids),
+        source=str(path),
+        texts=[texts.get(i) or i for i in ids],
+    )

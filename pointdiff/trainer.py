@@ -1,0 +1,189 @@
+"""The training loop: one flow-matching step, its schedule, and the state an exact resume needs.
+
+One step (flow matching on the straight path, see ``flow/path.py``)::
+
+    clouds i_1..i_B  (shuffled passes over the data)
+    x1  = P fresh points of each cloud                [B, P, 2]
+    x0  ~ N(0, σ²I), paired to x1 within each cloud    [B, P, 2]
+    t   ~ U(0, 1), one per cloud                       [B]
+    c   = text vector of each cloud, zeroed with probability p_drop (guidance)
+    loss = ‖v(x_t, t, c) − (x1 − x0)‖²  (mean)
+
+:class:`Trainer` knows nothing about terminals or files: progress, checkpoints and
+evaluation attach from outside as callbacks ``callback(trainer)`` after every step (minGPT
+style); :mod:`pointdiff.training` wires them up. The model, the :class:`EMA` and the optimizer
+are separate objects, and all randomness flows from one ``torch.Generator`` plus the step
+number, so a resumed run repeats an uninterrupted one exactly (and DDP could wrap
+``trainer.model``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pointdiff.data.training import TrainingData
+from pointdiff.device import resolve_precision
+from pointdiff.flow.model import VelocityModel, build_model
+from pointdiff.flow.path import linear_path, pair_noise
+from pointdiff.progress import ProgressFn, report
+from pointdiff.recipe import TrainConfig
+
+Callback = Callable[["Trainer"], None]
+
+
+class EMA:
+    """An exponential moving average of a model's weights: what generate samples with.
+
+    The trainer calls :meth:`update` after every optimizer step. The decay ramps up early
+    (``(1 + step) / (10 + step)``) so the average does not remember the random init.
+    """
+
+    def __init__(self, model: VelocityModel, decay: float):
+        self.decay = decay
+        self.model: VelocityModel = copy.deepcopy(model).requires_grad_(False)
+
+    def decay_at(self, step: int) -> float:
+        """The decay used after step ``step`` (0-based)."""
+        return min(self.decay, (1 + step) / (10 + step))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        """Move the average toward ``model``'s weights after step ``step``."""
+        d = self.decay_at(step)
+        for pe, pm in zip(self.model.parameters(), model.parameters()):
+            pe.lerp_(pm, 1 - d)
+
+
+class Trainer:
+    """The training loop's state and one step of it; knows nothing about the CLI or files.
+
+    Attributes the callbacks read: ``step`` (steps done), ``model``, ``ema`` (an :class:`EMA`
+    or None), ``last_loss``, ``losses`` (one per step), ``elapsed`` (seconds spent in steps).
+    """
+
+    def __init__(self, cfg: TrainConfig, data: TrainingData, device: str = "cpu"):
+        cfg.validate()
+        self.cfg, self.data, self.device = cfg, data, torch.device(device)
+        with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the global RNG alone
+            torch.manual_seed(cfg.seed)
+            self.model: VelocityModel = build_model(cfg.arch, data.cond.shape[1], **cfg.model_kwargs()).to(self.device)
+        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        opt = torch.optim.AdamW if cfg.weight_decay > 0 else torch.optim.Adam
+        self.optimizer = opt(self.model.parameters(), lr=cfg.lr, **({"weight_decay": cfg.weight_decay} if cfg.weight_decay > 0 else {}))
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.cond = data.cond.to(self.device)
+        self.precision = resolve_precision(cfg.precision, self.device)  # what "auto" means on this machine
+        self.step = 0
+        self.losses: list[float] = []
+        self.last_loss = float("nan")
+        self.elapsed = 0.0
+        self._order_epoch, self._order = -1, torch.empty(0, dtype=torch.long)
+
+    def sampling_model(self) -> VelocityModel:
+        """The weights generate would use: the EMA's when the run keeps one."""
+        return self.ema.model if self.ema is not None else self.model
+
+    # --- schedule and data order: pure functions of the step, so resuming needs no extra state ---
+    def lr_at(self, step: int) -> float:
+        """Learning rate of step ``step`` (0-based): linear warm-up, then cosine to 0 or constant."""
+        cfg = self.cfg
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return cfg.lr
+        span = max(1, cfg.steps - cfg.warmup_steps)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - cfg.warmup_steps) / span)))
+
+    def clouds_at(self, step: int) -> Tensor:
+        """Sample indices of step ``step``: consecutive slots of shuffled passes over the data."""
+        n, b = len(self.data.cond), self.cfg.clouds_per_step
+        out = []
+        for pos in range(step * b, (step + 1) * b):
+            epoch, k = divmod(pos, n)
+            if epoch != self._order_epoch:
+                g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
+                self._order_epoch, self._order = epoch, torch.randperm(n, generator=g)
+            out.append(int(self._order[k]))
+        return torch.tensor(out, dtype=torch.long)
+
+    def batch(self, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(x0, x1, t, cond) of step ``step``, drawn from the trainer's generator, on the device."""
+        cfg, g = self.cfg, self.generator
+        idx = self.clouds_at(step)
+        x1 = self.data.sampler.sample(idx, cfg.points_per_cloud, g, jitter=cfg.jitter)
+        x0 = torch.randn(x1.shape, generator=g) * cfg.noise_std
+        x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)
+        t = torch.rand(len(idx), generator=g)
+        keep = (torch.rand(len(idx), generator=g) >= cfg.cond_dropout).float() if cfg.cond_dropout > 0 else torch.ones(len(idx))
+        cond = self.cond[idx.to(self.device)] * keep.to(self.device)[:, None]
+        return x0.to(self.device), x1.to(self.device), t.to(self.device), cond
+
+    def train_step(self) -> float:
+        """One optimizer step; returns its loss."""
+        cfg, step = self.cfg, self.step
+        start = time.perf_counter()
+        x0, x1, t, cond = self.batch(step)
+        ps = linear_path(x0, x1, t)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(step)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            v = self.model(ps.x_t, ps.t, cond)
+        loss = F.mse_loss(v.float(), ps.dx_t)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model, step)
+        self.step += 1
+        self.last_loss = float(loss.detach())
+        self.losses.append(self.last_loss)
+        self.elapsed += time.perf_counter() - start
+        return self.last_loss
+
+    def run(self, until: int | None = None, callbacks: Sequence[Callback] = (), progress: ProgressFn | None = None) -> None:
+        """Train until ``until`` steps are done (default: ``cfg.steps``), calling callbacks after each."""
+        until = self.cfg.steps if until is None else until
+        smooth = None
+        while self.step < until:
+            loss = self.train_step()
+            smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
+            for cb in callbacks:
+                cb(self)
+            report(progress, self.step, until, loss=smooth, **{"steps/s": self.step_rate()})
+
+    def step_rate(self) -> float:
+        """Steps per second so far."""
+        return len(self.losses) / self.elapsed if self.elapsed > 0 else 0.0
+
+    # --- state for exact resume ---
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the weights that a resumed run needs (tensors and plain data only)."""
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "losses": torch.tensor(self.losses, dtype=torch.float64),
+            "elapsed": self.elapsed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], model: dict[str, Tensor], ema: dict[str, Tensor] | None) -> None:
+        """Restore weights, EMA, optimizer, generator and history (the inverse of saving)."""
+        self.model.load_state_dict(model)
+        if self.ema is not None:
+            self.ema.model.load_state_dict(ema if ema is not None else model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])
+        self.losses = [float(x) for x in state["losses"]]
+        self.last_loss = self.losses[-1] if self.losses else float("nan")
+        self.elapsed = float(state["elapsed"])

@@ -1,0 +1,189 @@
+"""Training a run: the recipe, the data and a run folder put together, with checkpoints.
+
+Usage (``pointdiff train`` wraps exactly this)::
+
+    from pointdiff.recipe import TrainConfig
+    from pointdiff.training import train
+    result = train(TrainConfig(steps=3000), "pointdiff-work/dataset", run_dir="runs/demo")
+    result.model, result.ema                                    # EMA weights are what generate uses
+
+or, deciding recipe, data and run folder the way the CLI does (presets, ``pointdiff.yaml``,
+``--resume latest``)::
+
+    plan = plan_training(find_workspace(), overrides={"steps": 500})
+    result = plan.run(device="cpu")
+
+The loop itself is :class:`pointdiff.trainer.Trainer`; this module attaches the
+:class:`~pointdiff.checkpoint.Checkpointer` and any other callbacks to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pointdiff import checkpoint as ckpt
+from pointdiff.config import apply, load_config, preset_path
+from pointdiff.data.training import TrainingData, load_training_data
+from pointdiff.errors import PointdiffError
+from pointdiff.flow.model import VelocityModel
+from pointdiff.progress import ProgressFn
+from pointdiff.recipe import TrainConfig
+from pointdiff.trainer import Callback, Trainer
+from pointdiff.workspace import Workspace
+
+
+@dataclass
+class TrainResult:
+    """A finished run."""
+
+    trainer: Trainer
+    run_dir: Path | None
+    checkpoint: Path | None  # the last checkpoint written
+
+    @property
+    def model(self) -> VelocityModel:
+        """The trained weights."""
+        return self.trainer.model
+
+    @property
+    def ema(self) -> VelocityModel | None:
+        """Their moving average (what generate uses), or None when the run keeps none."""
+        return self.trainer.ema.model if self.trainer.ema is not None else None
+
+    @property
+    def losses(self) -> list[float]:
+        """One loss per step."""
+        return self.trainer.losses
+
+
+def train(
+    cfg: TrainConfig,
+    data: TrainingData | str | Path,
+    run_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: ProgressFn | None = None,
+    device: str = "cpu",
+    resume: str | Path | None = None,
+) -> TrainResult:
+    """Train (or resume) a run; with ``run_dir``, checkpoint into it as it goes.
+
+    Args:
+        cfg: the recipe.
+        data: points, condition vectors and encoder (:func:`load_training_data`), or the
+            dataset folder / reference ``.pt`` file to load them from.
+        run_dir: where checkpoints, ``meta.json`` and ``loss.png`` go (None: nothing written).
+        callbacks: ``callback(trainer)`` after every step (evaluation, logging, early stop).
+        progress: ``progress(step, steps, loss=…, steps/s=…)``.
+        device: ``cpu``, ``cuda``, ``cuda:N``.
+        resume: a checkpoint folder to continue from exactly (model, EMA, optimizer, RNG, step).
+    """
+    if not isinstance(data, TrainingData):
+        data = load_training_data(data)
+    trainer = Trainer(cfg, data, device)
+    if resume is not None:
+        ckpt.restore_trainer(trainer, resume)
+    callbacks = list(callbacks)
+    saver = None
+    if run_dir is not None:
+        saver = ckpt.Checkpointer(Path(run_dir), every=cfg.checkpoint_every, keep=cfg.keep_checkpoints)
+        callbacks.append(saver)
+    trainer.run(cfg.steps, callbacks, progress)
+    last = None
+    if saver is not None:
+        last = saver.save(trainer)  # the final state, even between checkpoints (no-op if just saved)
+        saver.plot_losses(trainer)
+    return TrainResult(trainer=trainer, run_dir=Path(run_dir) if run_dir is not None else None, checkpoint=last)
+
+
+@dataclass
+class TrainPlan:
+    """A run decided but not started: recipe, data, where it goes, what it continues."""
+
+    cfg: TrainConfig
+    data: TrainingData
+    run_dir: Path
+    resume_from: Path | None  # the checkpoint a resumed run continues
+    workspace: Workspace
+
+    @property
+    def num_params(self) -> int:
+        """Parameters of the model this plan trains."""
+        return self.cfg.num_params(self.data.cond.shape[1])
+
+    def run(self, device: str = "cpu", progress: ProgressFn | None = None, callbacks: Sequence[Callback] = ()) -> TrainResult:
+        """Train as planned; a run under the workspace's runs/ becomes its latest."""
+        result = train(self.cfg, self.data, run_dir=self.run_dir, callbacks=callbacks, progress=progress, device=device, resume=self.resume_from)
+        if self.run_dir.resolve().parent == self.workspace.runs.resolve():
+            self.workspace.set_latest(self.run_dir)
+        return result
+
+
+def plan_training(
+    ws: Workspace,
+    *,
+    data: str | Path | None = None,
+    preset: str = "default",
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    epochs: int | None = None,
+    resume: str | Path | None = None,
+    out: str | Path | None = None,
+    name: str | None = None,
+) -> TrainPlan:
+    """Decide a run the way ``pointdiff train`` does.
+
+    A new run's recipe comes from, in increasing precedence: the preset, the workspace's
+    ``train:`` section, ``config_file``, then ``overrides``. A resumed run (``resume``:
+    ``latest``, a run folder or a checkpoint) keeps its stored recipe and folder; only the
+    settings in :data:`pointdiff.recipe.RESUMABLE` may change. ``epochs`` is the reference's
+    unit (:meth:`TrainConfig.steps_for_epochs`) and replaces ``steps``.
+
+    Raises:
+        PointdiffError: conflicting choices, nothing to resume, or data that cannot be trained on.
+    """
+    overrides = dict(overrides or {})
+    if epochs is not None and "steps" in overrides:
+        raise PointdiffError("give --steps or --epochs, not both")
+    resume_from = None
+    if resume is not None:
+        if config_file is not None or preset != "default":
+            raise PointdiffError("a resumed run keeps its recipe; --preset and --config cannot change it")
+        resume_from = _resolve_resume(resume, ws)
+        meta = ckpt.read_meta(resume_from)
+        cfg = TrainConfig.from_meta(meta).resumed(overrides)
+        data_path = Path(data) if data is not None else Path(meta["data"]["source"])
+        run_dir = ckpt.run_dir_of(resume_from)
+    else:
+        cfg = load_config(
+            TrainConfig,
+            preset=None if preset == "default" else preset_path("train", preset),
+            workspace_section=ws.section("train"),
+            config_file=config_file,
+            overrides=overrides,
+        )
+        data_path = Path(data) if data is not None else ws.dataset
+        run_dir = None
+    if epochs is not None:
+        cfg = apply(cfg, {"steps": cfg.steps_for_epochs(epochs)})
+    cfg.validate()
+    training_data = load_training_data(data_path)
+    if run_dir is None:
+        if out is not None:
+            run_dir = Path(out)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = ws.new_run_dir(name)
+    return TrainPlan(cfg=cfg, data=training_data, run_dir=Path(run_dir), resume_from=resume_from, workspace=ws)
+
+
+def _resolve_resume(value: str | Path, ws: Workspace) -> Path:
+    """The checkpoint ``--resume`` names: ``latest`` is the workspace's newest run."""
+    if str(value) == "latest":
+        run = ws.latest_run()
+        if run is None:
+            raise PointdiffError(f"nothing to resume: no runs in {ws.runs}")
+        return ckpt.resolve_checkpoint(run)
+    return ckpt.resolve_checkpoint(Path(value))

@@ -1,0 +1,114 @@
+"""The dataset folder: rejections as written, and the sampler's points (the one pixel -> point mapping)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pointdiff.data.dataset import Dataset, DatasetWriter, PointSampler, Record, Rejection
+from pointdiff.data.images import pixel_size, pixels_to_points, points_to_pixels
+from pointdiff.data.ingest import IngestConfig, ingest
+from pointdiff.store import read_jsonl
+
+SIZES = [(200, 100), (64, 300), (77, 77), (5, 1)]  # wide, tall, square, tiny: (width, height)
+
+
+def write_dataset(root: Path, sizes: list[tuple[int, int]] = SIZES) -> Dataset:
+    """One sample per size, with ink in all four corners and a few pixels inside."""
+    w = DatasetWriter(root, {"source": "test"})
+    rng = np.random.default_rng(0)
+    for k, (width, height) in enumerate(sizes):
+        corners = [[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]]
+        inside = np.stack([rng.integers(0, width, 5), rng.integers(0, height, 5)], 1)
+        px = np.concatenate([np.asarray(corners), inside]).astype(np.uint16)
+        w.add(Record(id=f"s{k}", source=f"s{k}.png", sha256=f"{k:064x}", width=width, height=height, ink_count=0), px)
+    w.reject(Rejection("bad.png", Rejection.CORRUPT, "image file is truncated"))
+    w.close()
+    return Dataset(root)
+
+
+# ----------------------------------------------------------------------------- rejections
+
+
+def test_rejection_reads_kind_colon_detail_in_rejected_jsonl(tmp_path: Path) -> None:
+    write_dataset(tmp_path / "ds")
+    assert read_jsonl(tmp_path / "ds" / "rejected.jsonl") == [{"source": "bad.png", "reason": "corrupt image: image file is truncated"}]
+    assert Rejection("a", Rejection.NO_INK, "blank").reason == "no ink: blank"
+
+
+# ----------------------------------------------------------------------------- the sampler's points
+
+
+def test_sampler_points_are_where_pixels_to_points_puts_them(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    sampler = PointSampler.from_dataset(ds)
+    for i, r in enumerate(ds.records):
+        a, b = int(sampler.offsets[i]), int(sampler.offsets[i + 1])
+        expected = pixels_to_points(ds.pixels(i), r.width, r.height)
+        np.testing.assert_array_equal(sampler.points[a:b].numpy(), expected)  # the same map, bit for bit
+        np.testing.assert_allclose(points_to_pixels(sampler.points[a:b].numpy(), r.width, r.height), ds.pixels(i), atol=1e-3)
+
+
+def test_sampler_jitter_spreads_a_point_over_its_own_pixel(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    sampler = PointSampler.from_dataset(ds)
+    np.testing.assert_array_equal(sampler.pixel_half.numpy(), pixel_size([w for w, _ in SIZES], [h for _, h in SIZES]) / 2)
+    g = torch.Generator().manual_seed(0)
+    for i, r in enumerate(ds.records):
+        pts = sampler.sample(torch.tensor([i]), 2000, g, jitter=True)[0].numpy()
+        px = points_to_pixels(pts, r.width, r.height)
+        ink = {tuple(p) for p in ds.pixels(i).tolist()}
+        assert {tuple(p) for p in np.rint(px).astype(int).tolist()} <= ink  # never leaves its pixel
+        offset = px - np.rint(px)
+        assert np.abs(offset).max() <= 0.5 + 1e-3 and np.abs(offset).max() > 0.4  # but fills it
+
+
+def test_sampler_over_some_samples_reads_only_those(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    whole, part = PointSampler.from_dataset(ds), PointSampler.from_dataset(ds, [3, 1])
+    assert len(part) == 2 and part.counts.tolist() == [whole.counts[3], whole.counts[1]]
+    for j, i in enumerate([3, 1]):
+        a, b = int(part.offsets[j]), int(part.offsets[j + 1])
+        np.testing.assert_array_equal(part.points[a:b], whole.points[int(whole.offsets[i]) : int(whole.offsets[i + 1])])
+    assert part.pixel_half.tolist() == [whole.pixel_half[3], whole.pixel_half[1]]
+
+
+# ----------------------------------------------------------------------------- sampling an ingested folder
+
+
+@pytest.fixture
+def ingested(tmp_path: Path) -> Dataset:
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(3):
+        img = np.full((48, 48), 255, np.uint8)
+        img[4 + 7 * k : 10 + 7 * k, 5:40] = 0
+        Image.fromarray(img).save(src / f"p{k}.png")
+    ingest(src, tmp_path / "ds", IngestConfig(contact_sheet=0))
+    return Dataset(tmp_path / "ds")
+
+
+def test_sampler_range_count_and_fresh_draws(ingested: Dataset) -> None:
+    sampler = PointSampler.from_dataset(ingested)
+    idx = torch.arange(len(ingested))
+    a = sampler.sample(idx, 1024)
+    b = sampler.sample(idx, 1024)
+    assert a.shape == (3, 1024, 2)
+    assert a.abs().max() <= 3.0
+    assert not torch.equal(a, b)  # every use draws afresh (the augmentation)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(sampler.sample(idx, 1024, g1), sampler.sample(idx, 1024, g2))
+
+
+def test_sampler_draws_only_ink_pixels_of_the_right_sample(ingested: Dataset) -> None:
+    sampler = PointSampler.from_dataset(ingested)
+    for i in range(len(ingested)):
+        pts = sampler.sample(torch.tensor([i]), 500)[0].numpy()
+        r = ingested.records[i]
+        px = np.rint(points_to_pixels(pts, r.width, r.height)).astype(int)
+        ink = {tuple(p) for p in ingested.pixels(i).tolist()}
+        assert {tuple(p) for p in px.tolist()} <= ink

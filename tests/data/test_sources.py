@@ -1,0 +1,77 @@
+"""Sources: which files of a folder are tried, in what order, with what captions; the built-in renderer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pointdiff.data.dataset import Rejection
+from pointdiff.data.sources import BuiltinSettings, parse_source, render_builtin, scan_folder
+from pointdiff.errors import PointdiffError
+
+
+def draw(path: Path, k: int = 0) -> Path:
+    img = np.full((24, 24), 255, np.uint8)
+    img[k % 20 : k % 20 + 3, 2:20] = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+    return path
+
+
+def test_parse_source(tmp_path: Path) -> None:
+    assert parse_source("builtin:faces-video") == ("faces-video", None)
+    assert parse_source(tmp_path / "x" / "..") == (None, tmp_path)  # normalised, absolute
+    with pytest.raises(PointdiffError, match="unknown built-in source 'builtin:cats'; known: builtin:faces, builtin:faces-video"):
+        parse_source("builtin:cats")
+    with pytest.raises(PointdiffError, match="does not exist"):
+        parse_source(tmp_path / "nope")
+    (tmp_path / "f.png").write_bytes(b"")
+    with pytest.raises(PointdiffError, match="is a file"):
+        parse_source(tmp_path / "f.png")
+
+
+def test_scan_folder_order_every_captions_and_what_it_saw(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for k in (10, 2, 1, 3):
+        draw(src / f"frame{k}.png", k)
+    (src / "frame1.txt").write_text("first frame\n")
+    (src / "metadata.jsonl").write_text(json.dumps({"file_name": "frame3.png", "text": "third", "pose": "left"}) + "\n{oops\n")
+    (src / "lonely.txt").write_text("no image")
+    (src / "notes.pdf").write_bytes(b"%PDF")
+    draw(src / "sub" / "x.png")
+    found = scan_folder(src, every=2)
+    got = [(c.id, c.caption, c.caption_from, c.labels) for c in found.candidates]
+    assert got == [("frame1", "first frame", "sidecar .txt", {}), ("frame3", "third", "metadata.jsonl", {"pose": "left"})]  # 1, 2, 3, 10: every 2nd
+    assert (found.total, found.files_seen, found.skipped_by_every) == (2, 8, 2)
+    assert sorted(found.consumed) == ["frame1.txt", "metadata.jsonl"]
+    assert [(r.source, r.kind) for r in found.rejected] == [("lonely.txt", Rejection.NOT_IMAGE), ("notes.pdf", Rejection.NOT_IMAGE)]
+    assert "not valid JSON" in found.notes[0] and "--recursive" in found.notes[1]
+    assert found.info == {"recursive": False}
+
+
+def test_scan_folder_ids_stay_unique_and_skip_the_excluded_folder(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    draw(src / "a.png")
+    draw(src / "a.jpg", 5)
+    draw(src / "out" / "b.png")
+    found = scan_folder(src, recursive=True, exclude=src / "out")
+    assert [(c.id, c.rel) for c in found.candidates] == [("a", "a.jpg"), ("a-2", "a.png")]
+
+
+def test_render_builtin_draws_lazily_and_describes_only_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    found = render_builtin("faces-video", tmp_path / "plain", BuiltinSettings(count=5, seed=2), every=2)
+    assert (found.total, found.files_seen, found.skipped_by_every) == (3, 5, 2)
+    assert found.info == {"count": 5, "seed": 2, "video": True}
+    assert list((tmp_path / "plain" / "images").iterdir()) == []  # nothing drawn until asked for
+    faces = list(found.candidates)
+    assert [c.id for c in faces] == ["frame-000000", "frame-000002", "frame-000004"]
+    assert all(c.path.is_file() and c.caption and c.labels and c.caption_from == "builtin:faces-video" for c in faces)
+    assert all(c.description is None for c in faces)
+    (tmp_path / "described").mkdir()
+    described = list(render_builtin("faces", tmp_path / "described", BuiltinSettings(count=2, descriptions=True)).candidates)
+    assert all(len(c.description.split()) > 100 for c in described)

@@ -1,0 +1,80 @@
+"""What a run reads: a dataset folder with its vectors, or the reference's data.pt; fingerprints and id matching."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_runs import FAKE, TINY, add_embeddings
+
+from pointdiff.checkpoint import read_meta
+from pointdiff.data.dataset import Dataset
+from pointdiff.data.training import embedded_rows, load_reference_data, load_training_data, training_fingerprint
+from pointdiff.errors import PointdiffError
+from pointdiff.text.embeddings import EncoderInfo, read_embeddings
+from pointdiff.training import train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
+
+
+def test_reference_pt_data_file_loads(tmp_path: Path) -> None:
+    g = torch.Generator().manual_seed(0)
+    blob = {
+        "image_paths": [f"frames/{k:04d}.png" for k in range(5)],
+        "embeddings": torch.randn(5, 512, generator=g),
+        "point_clouds": torch.rand(5, 1024, 2, generator=g) * 6 - 3,
+        "model": "ViT-B/32",
+        "num_points": 1024,
+        "num_samples": 5,
+    }
+    torch.save(blob, tmp_path / "data.pt")
+    data = load_training_data(tmp_path / "data.pt")
+    assert data.encoder == EncoderInfo("openai/clip-vit-base-patch32", "clip", 512, 77, "")
+    assert len(data.sampler) == 5 and data.cond.shape == (5, 512)
+    torch.testing.assert_close(data.cond.norm(dim=1), torch.ones(5))
+    assert set(data.sampler.sample(torch.tensor([2]), 50)[0].flatten().tolist()) <= set(blob["point_clouds"][2].flatten().tolist())
+    result = train(replace(TINY, steps=5), data, run_dir=tmp_path / "run")
+    assert result.checkpoint is not None and read_meta(tmp_path / "run")["encoder"]["weights_sha256"] == ""
+    torch.save({"embeddings": torch.zeros(2, 4)}, tmp_path / "bad.pt")
+    with pytest.raises(PointdiffError, match="point_clouds"):
+        load_reference_data(tmp_path / "bad.pt")
+
+
+
+
+def test_dataset_without_embeddings_points_to_embed(shapes_dataset: Dataset) -> None:
+    with pytest.raises(PointdiffError, match="pointdiff embed"):
+        load_training_data(shapes_dataset.root)
+
+
+def test_dataset_rows_follow_the_embeddings(shapes_dataset: Dataset) -> None:
+    add_embeddings(shapes_dataset)
+    data = load_training_data(shapes_dataset.root)
+    stored = read_embeddings(shapes_dataset.root / "embeddings.safetensors")
+    assert len(data.sampler) == len(shapes_dataset.ids) == len(data.cond)
+    assert data.fingerprint == training_fingerprint(shapes_dataset.fingerprint(), FAKE, stored.ids)
+    assert data.texts[0] == shapes_dataset.texts()[0][0]
+    ids = list(reversed(shapes_dataset.ids))[:3] + ["gone"]
+    n = len(shapes_dataset.ids)
+    assert embedded_rows(shapes_dataset, ids) == [(0, n - 1), (1, n - 2), (2, n - 3)]  # "gone" is left out
+
+
+def test_fingerprint_changes_with_encoder_and_ids() -> None:
+    base = training_fingerprint("abc", FAKE, ["a", "b"])
+    assert len(base) == 16
+    assert base != training_fingerprint("abd", FAKE, ["a", "b"])
+    assert base != training_fingerprint("abc", replace(FAKE, weights_sha256="0" * 64), ["a", "b"])
+    assert base != training_fingerprint("abc", FAKE, ["b", "a"])
+
+
+def test_embeddings_of_vanished_samples_are_refused(shapes_dataset: Dataset) -> None:
+    add_embeddings(shapes_dataset)
+    from pointdiff.text.embeddings import StoredEmbeddings, write_embeddings
+
+    stored = read_embeddings(shapes_dataset.root / "embeddings.safetensors")
+    ids = ["nobody", *stored.ids[1:]]
+    write_embeddings(shapes_dataset.root / "embeddings.safetensors", StoredEmbeddings(stored.embeddings, stored.encoder, ids, stored.texts_sha256))
+    with pytest.raises(PointdiffError, match="out of date.*pointdiff embed"):
+        load_training_data(shapes_dataset.root)

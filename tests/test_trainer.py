@@ -1,0 +1,51 @@
+"""One training step's parts: the schedule, the data order and the EMA are pure functions of the step."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from tiny_runs import TINY
+
+from pointdiff.data.training import TrainingData
+from pointdiff.trainer import EMA, Trainer
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
+
+
+def test_lr_warms_up_then_decays_to_zero(train_data: TrainingData) -> None:
+    t = Trainer(replace(TINY, lr=1e-2, warmup_steps=10, steps=110), train_data)
+    assert t.lr_at(0) == pytest.approx(1e-3) and t.lr_at(9) == pytest.approx(1e-2)
+    assert t.lr_at(60) == pytest.approx(5e-3) and t.lr_at(110) == pytest.approx(0.0, abs=1e-12)
+    flat = Trainer(replace(TINY, lr=1e-2, warmup_steps=0, schedule="constant"), train_data)
+    assert {flat.lr_at(s) for s in (0, 50, 500)} == {1e-2}
+
+
+def test_each_pass_visits_every_sample_once(train_data: TrainingData) -> None:
+    n = len(train_data.cond)  # 8 samples, 4 clouds per step: one pass every 2 steps
+    t = Trainer(TINY, train_data)
+    for first in (0, 2, 6):
+        seen = torch.cat([t.clouds_at(first), t.clouds_at(first + 1)])
+        assert sorted(seen.tolist()) == list(range(n))
+    assert not torch.equal(torch.cat([t.clouds_at(0), t.clouds_at(1)]), torch.cat([t.clouds_at(2), t.clouds_at(3)]))  # reshuffled
+    assert torch.equal(Trainer(TINY, train_data).clouds_at(5), t.clouds_at(5))  # a function of the step alone
+
+
+def test_ema_ramps_up_and_follows_the_model() -> None:
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, decay=0.999)
+    assert ema.decay_at(0) == pytest.approx(0.1) and ema.decay_at(10_000) == 0.999
+    assert not any(p.requires_grad for p in ema.model.parameters())
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    before = ema.model.weight.clone()
+    ema.update(model, step=0)  # 90 % of the way at the first step
+    torch.testing.assert_close(ema.model.weight, before + 0.9 * (model.weight - before))
+
+
+def test_sampling_model_is_the_ema_when_kept(train_data: TrainingData) -> None:
+    with_ema = Trainer(TINY, train_data)
+    assert with_ema.ema is not None and with_ema.sampling_model() is with_ema.ema.model
+    without = Trainer(replace(TINY, ema_decay=0.0), train_data)
+    assert without.ema is None and without.sampling_model() is without.model
