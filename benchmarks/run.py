@@ -293,6 +293,8 @@ def _pct(x: float | None) -> str:
 
 def render_markdown(results: dict[str, Any], runs: dict[str, Any], finals: dict[str, Any], real_final: Any, real_periodic: Any, sweeps: dict[str, list[Any]], ttq: dict[str, Any], peak: dict[str, float], seed_final: Any, ref200: dict[str, float | None]) -> str:
     """The `run` section of docs/benchmarks.md."""
+    from pointdiff.device import resolve_precision
+
     m = results["machine"]
     s = runs["seed"]
     lines = [
@@ -366,14 +368,14 @@ def render_markdown(results: dict[str, Any], runs: dict[str, Any], finals: dict[
         "",
         "### Final quality",
         "",
-        f"Final models (EMA weights where kept), each with its own default sampler, on {real_final.n} held-out prompts "
+        f"Final models (EMA weights where kept), each with its own default sampler at its own sampling precision (exactly what `pointdiff generate` and `pointdiff eval` use), on {real_final.n} held-out prompts "
         f"({results['args']['final_per_combo']} per orientation × expression). *Real held-out* is a second set of real faces scored the same way: "
         "what a perfect generator would get (its prompt accuracy is the scorer's ceiling). "
         "Chamfer and EMD to reference reward a cloud that lies near the prompt's faces even when its strokes are soft; "
         "1-NNA and prompt accuracy are the strict ones.",
         "",
     ]
-    header = ["metric", *[f"{n} ({r['config'].sample_solver} × {r['config'].sample_steps})" for n, r in runs.items()], "real held-out"]
+    header = ["metric", *[f"{n} ({r['config'].sample_solver} × {r['config'].sample_steps}, {resolve_precision(r['config'].sample_precision, results['args']['device'])})" for n, r in runs.items()], "real held-out"]
     ms = [finals[n] for n in runs]
     rows = []
     for k in ("orientation", "expression", "joint"):
