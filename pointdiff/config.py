@@ -1,7 +1,7 @@
 """One config dataclass per command, loaded from YAML and overridden by flags.
 
 Each stage defines its own ``@dataclass`` beside its code (``TrainConfig`` in
-``pointdiff/train.py``, ...), with a comment on every default saying why. This module
+``pointdiff/recipe.py``, ...), with a comment on every default saying why. This module
 only merges sources, in order of increasing precedence:
 
     dataclass defaults < preset < the workspace's ``pointdiff.yaml`` section < ``--config FILE`` < flags

@@ -87,8 +87,10 @@ class Pipeline:
 
     def __init__(self, run: LoadedRun, encoder: Any = None):
         self.run = run
-        self._encoder = encoder if encoder is None or not isinstance(encoder, (str, Path)) else None
-        self._encoder_source = str(encoder) if isinstance(encoder, (str, Path)) else run.encoder.id
+        if isinstance(encoder, (str, Path)):  # where to load it from, on first use
+            self._encoder, self._encoder_source = None, str(encoder)
+        else:
+            self._encoder, self._encoder_source = encoder, run.encoder.id
         self._note: str | None = None
         if self._encoder is not None:
             self._note = check_encoder(run.encoder, self._encoder.info)

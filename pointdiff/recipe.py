@@ -20,6 +20,8 @@ from pointdiff.flow.path import PAIRINGS
 # What a resumed run may change: how long it trains and how it keeps checkpoints. Anything
 # else would make the continuation a different run than the one its checkpoints describe.
 RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints")
+# The reference's "epoch" was one optimizer step on one cloud of 1024 points.
+REFERENCE_EPOCH_POINTS = 1024
 
 
 @dataclass
@@ -99,10 +101,21 @@ class TrainConfig:
                 raise PointdiffError(msg)
 
     def steps_for_epochs(self, epochs: int) -> int:
-        """The reference's "epochs": one epoch = one cloud drawn (it trained one cloud per
-        step, and called its 20000 steps epochs). So N epochs = ceil(N / clouds_per_step)
-        steps: the same number of clouds seen as the reference's ``--epochs N``."""
-        return max(1, math.ceil(epochs / self.clouds_per_step))
+        """Steps that see as many training points as the reference's ``--epochs N``.
+
+        The reference called its steps epochs: one step on one cloud of 1024 points. Counting
+        points makes the unit mean the same amount of data in every recipe: N epochs =
+        ceil(N × 1024 / (clouds_per_step × points_per_cloud)) steps (the seed recipe: N steps).
+        """
+        return max(1, math.ceil(epochs * REFERENCE_EPOCH_POINTS / (self.clouds_per_step * self.points_per_cloud)))
+
+    def describe_epochs(self, epochs: int) -> str:
+        """What ``--epochs N`` means for this recipe, in words (shown before training starts)."""
+        steps = self.steps_for_epochs(epochs)
+        return (
+            f"--epochs {epochs} = the reference's {epochs} steps of one {REFERENCE_EPOCH_POINTS}-point cloud "
+            f"({epochs * REFERENCE_EPOCH_POINTS:,} training points) = {steps} steps of {self.clouds_per_step} clouds × {self.points_per_cloud} points"
+        )
 
     def sampling_defaults(self) -> dict[str, Any]:
         """The sampler this recipe's model prefers, as stored in ``meta.json`` (``sampling``)."""

@@ -107,6 +107,7 @@ class TrainPlan:
     run_dir: Path
     resume_from: Path | None  # the checkpoint a resumed run continues
     workspace: Workspace
+    epochs_note: str | None = None  # what --epochs meant, in words, when it was given
 
     @property
     def num_params(self) -> int:
@@ -166,8 +167,10 @@ def plan_training(
         )
         data_path = Path(data) if data is not None else ws.dataset
         run_dir = None
+    epochs_note = None
     if epochs is not None:
         cfg = apply(cfg, {"steps": cfg.steps_for_epochs(epochs)})
+        epochs_note = cfg.describe_epochs(epochs)
     cfg.validate()
     training_data = load_training_data(data_path)
     if run_dir is None:
@@ -176,7 +179,7 @@ def plan_training(
             run_dir.mkdir(parents=True, exist_ok=True)
         else:
             run_dir = ws.new_run_dir(name)
-    return TrainPlan(cfg=cfg, data=training_data, run_dir=Path(run_dir), resume_from=resume_from, workspace=ws)
+    return TrainPlan(cfg=cfg, data=training_data, run_dir=Path(run_dir), resume_from=resume_from, workspace=ws, epochs_note=epochs_note)
 
 
 def _resolve_resume(value: str | Path, ws: Workspace) -> Path:

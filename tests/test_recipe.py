@@ -13,8 +13,11 @@ from pointdiff.recipe import RESUMABLE, TrainConfig
 def test_epochs_are_the_references_clouds_drawn() -> None:
     seed = load_config(TrainConfig, preset=preset_path("train", "seed"))
     assert seed.steps_for_epochs(20000) == 20000 == seed.steps
-    assert TrainConfig(clouds_per_step=16).steps_for_epochs(20000) == 1250
-    assert TrainConfig(clouds_per_step=16).steps_for_epochs(20001) == 1251
+    default = TrainConfig()  # 64 clouds × 64 points = 4096 points a step: four reference epochs
+    assert default.steps_for_epochs(20000) == 5000 and default.steps_for_epochs(20001) == 5001
+    assert TrainConfig(clouds_per_step=16, points_per_cloud=256).steps_for_epochs(20000) == 5000  # the same data, however it is cut
+    assert default.steps_for_epochs(1) == 1
+    assert default.describe_epochs(20000) == "--epochs 20000 = the reference's 20000 steps of one 1024-point cloud (20,480,000 training points) = 5000 steps of 64 clouds × 64 points"
 
 
 

@@ -27,7 +27,10 @@ HELP = (
     "(a scorer reads orientation and expression off each cloud; its accuracy on real held-out faces is shown "
     "beside it as the ceiling), 1-NNA (50% is ideal), MMD, COV, Chamfer and EMD to the nearest reference face "
     "of the prompt's labels. The 'real held-out' column is a second set of real faces scored the same way: "
-    "what a perfect generator would get.\n\n"
+    "what a perfect generator would get. A second table scores the same orientation x expression pairs "
+    "asked three ways: the run's own training captions (their real faces give the ceiling: the gap is what "
+    "drawing loses), canonical prompts in the reference's style ('Left-facing, neutral expression') and the "
+    "held-out paraphrases (the drop from training captions is what understanding loses).\n\n"
     "For any other dataset it draws from the dataset's own texts and compares with its own pictures "
     "(set metrics and distances; prompt accuracy needs labels)."
 )
@@ -72,6 +75,15 @@ def metrics_rows(m: CloudMetrics) -> list[list[Any]]:
     return rows
 
 
+def kind_rows(kinds: dict[str, Any]) -> list[list[Any]]:
+    """One row per kind of prompt: its count, and accuracy generated vs on real faces (o / e / both)."""
+
+    def three(acc: dict[str, float] | None) -> str:
+        return "—" if acc is None else " / ".join(_pct(acc[k]) for k in ("orientation", "expression", "joint"))
+
+    return [[kind, str(v["n"]), three(v["generated"]), three(v["real"])] for kind, v in kinds.items()]
+
+
 def _render(res: EvalResult, grid: Path, numbers: Path) -> None:
     s = res.settings
     console.print(
@@ -80,6 +92,12 @@ def _render(res: EvalResult, grid: Path, numbers: Path) -> None:
     )
     real = "real held-out" if res.kind == "faces" else "real"
     console.print(table("evaluation", ["metric", "generated", real, "better"], metrics_rows(res.metrics), justify_numbers=False))
+    if len(res.prompt_kinds) > 1:
+        console.print(table("prompt accuracy by kind of prompt: orientation / expression / both", ["prompts", "n", "generated", "real faces"], kind_rows(res.prompt_kinds), justify_numbers=False))
+        console.print(
+            "Real faces minus generated, for the training captions, is what drawing loses; training captions minus "
+            "held-out paraphrases is what understanding loses (canonical: the reference's prompt style)."
+        )
     if res.scorer:
         console.print(f"scorer: {res.scorer} (fitted on other real faces); chance: orientation 20%, expression 14.3%, joint 2.9%")
     for note in res.notes:
@@ -104,6 +122,7 @@ def register(app: typer.Typer) -> None:
         scorer: str = typer.Option("classifier", "--scorer", help="Prompt-accuracy judge: classifier (density CNN) or nearest (1-NN by Chamfer)."),
         max_prompts: int = typer.Option(64, "--max-prompts", help="Other data: pictures evaluated, spread over the dataset."),
         dataset: Optional[Path] = typer.Option(None, "--dataset", help="Evaluate against this dataset instead of the one the model was trained on."),
+        prompt_kinds: bool = typer.Option(True, "--prompt-kinds/--no-prompt-kinds", help="Faces: also score the run's training captions and canonical prompts, beside the held-out paraphrases."),
         set_emd: bool = typer.Option(False, "--set-emd", help="Also MMD / COV / 1-NNA by exact EMD (slow: minutes)."),
         no_emd: bool = typer.Option(False, "--no-emd", help="Skip EMD to reference."),
         emd_points: int = typer.Option(512, "--emd-points", help="EMD on this many points per cloud (exact assignment, O(n³): 1024 takes ~0.1-1 s per cloud)."),
@@ -119,7 +138,7 @@ def register(app: typer.Typer) -> None:
         if path is None:
             raise PointdiffError(f"no model to evaluate: no runs in {ws.runs}; train one with `pointdiff train` or name a run folder")
         pipe = load(path, device=device)
-        cfg = EvalConfig(num_samples=num_samples, steps=steps, solver=solver, guidance=guidance, seed=seed, precision=precision, scorer=scorer, max_prompts=max_prompts, emd=not no_emd, set_emd=set_emd, emd_points=emd_points)
+        cfg = EvalConfig(num_samples=num_samples, steps=steps, solver=solver, guidance=guidance, seed=seed, precision=precision, scorer=scorer, prompt_kinds=prompt_kinds, max_prompts=max_prompts, emd=not no_emd, set_emd=set_emd, emd_points=emd_points)
         if num_samples < 1:
             raise PointdiffError("--num-samples must be at least 1")
         with progress_bar("eval", 5) as bar:

@@ -20,9 +20,10 @@ from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 
 EPOCHS_HELP = (
-    "Training length in the reference's unit: its 'epoch' was one step on one cloud "
-    "(`--epochs 20000` = 20000 clouds). Here N epochs = N clouds drawn = ceil(N / clouds_per_step) "
-    "optimizer steps, so `--preset seed --epochs 20000` is the reference's run. Not passes over the dataset."
+    "Training length in the reference's unit: its 'epoch' was one step on one cloud of 1024 points. "
+    "Here N epochs = as many training points: ceil(N × 1024 / (clouds_per_step × points_per_cloud)) steps, "
+    "so `--preset seed --epochs 20000` is the reference's run and the default recipe sees the same data in 5000 steps. "
+    "Not passes over the dataset; the command says what it means before training starts."
 )
 
 
@@ -76,6 +77,8 @@ def register(app: typer.Typer) -> None:
         overrides = {**_parse_sets(sets), **{k: v for k, v in flags.items() if v is not None}}  # named flags win over --set
         plan = plan_training(ws, data=data, preset=preset, config_file=config, overrides=overrides, epochs=epochs, resume=resume, out=out, name=name)
         cfg, training_data, dev = plan.cfg, plan.data, resolve_device(device)
+        if plan.epochs_note:
+            err_console.print(plan.epochs_note)
         err_console.print(
             f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {len(training_data.cond)} samples from {training_data.source} "
             f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds × "

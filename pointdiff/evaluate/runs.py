@@ -11,7 +11,7 @@ Usage (``pointdiff eval`` wraps exactly this)::
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from torch import Tensor
 from pointdiff.checkpoint import LoadedRun
 from pointdiff.data.dataset import MANIFEST_FILE
 from pointdiff.errors import PointdiffError
+from pointdiff.evaluate.kinds import HELD_OUT, accuracy_by_kind, canonical_prompt_set, training_prompt_set
 from pointdiff.evaluate.scoring import CloudMetrics, evaluate_clouds, evaluate_real
 from pointdiff.evaluate.sets import REAL_SEED, REFERENCE_SEED, SCORER_SEED, EvalSet, dataset_eval_set, faces_eval_set, get_scorer
 from pointdiff.metrics import ClassifierScorer, NearestCloudScorer, Scorer
-from pointdiff.pipeline import Pipeline
+from pointdiff.pipeline import Generation, Pipeline
 from pointdiff.progress import ProgressFn, report
 
 
@@ -48,6 +49,7 @@ class EvalConfig:
     emd_points: int | None = 512
     set_emd: bool = False  # MMD / COV / 1-NNA by EMD too (O(n²) exact assignments: minutes)
     grid_rows: int = 12  # prompts shown in the picture grid
+    prompt_kinds: bool = True  # faces: also score training captions and canonical prompts (drawing vs understanding)
 
 
 @dataclass
@@ -65,10 +67,13 @@ class EvalResult:
     prompts: list[str]
     clouds: Tensor  # the generated clouds, one per prompt
     evalset: EvalSet
+    # faces: prompt accuracy per kind of prompt (training captions / canonical / held-out paraphrases),
+    # each {"n", "generated", "real"}: which of drawing and understanding fails
+    prompt_kinds: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: settings, metrics, notes (not the clouds)."""
-        return {"kind": self.kind, "run": self.run, "step": self.step, "settings": self.settings, "scorer": self.scorer, "notes": self.notes, "metrics": self.metrics.to_dict(), "num_prompts": len(self.prompts)}
+        return {"kind": self.kind, "run": self.run, "step": self.step, "settings": self.settings, "scorer": self.scorer, "notes": self.notes, "metrics": self.metrics.to_dict(), "prompt_kinds": self.prompt_kinds, "num_prompts": len(self.prompts)}
 
 
 def training_source(meta: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -137,14 +142,17 @@ def evaluate_run(
             notes.append(pipe.encoder_note)
     elif evalset.cond.shape[1] != pipe.run.encoder.dim:
         raise PointdiffError(f"the dataset's vectors are {evalset.cond.shape[1]}-d, the model's {pipe.run.encoder.dim}-d: embed the dataset with {pipe.run.encoder.id}")
+
+    def draw(prompts: list[str], cond: Tensor | None, reps: int = 1) -> Generation:
+        # Every cloud its own noise: the set metrics assume independent samples.
+        return pipe(
+            prompts, num_points=cfg.num_points, num_samples=reps, seed=cfg.seed, steps=cfg.steps, solver=cfg.solver,
+            guidance=cfg.guidance, precision=cfg.precision, prompt_embeds=cond, shared_noise=False,
+        )  # fmt: skip
+
     # Dataset mode: num_samples clouds per picture for the grid, the first of each for the metrics.
-    # Every cloud its own noise: the set metrics assume independent samples.
-    reps = cfg.num_samples if kind == "dataset" else 1
     report(progress, 2, stages, stage="generating")
-    gen = pipe(
-        evalset.prompts, num_points=cfg.num_points, num_samples=reps, seed=cfg.seed, steps=cfg.steps, solver=cfg.solver,
-        guidance=cfg.guidance, precision=cfg.precision, prompt_embeds=evalset.cond, shared_noise=False,
-    )  # fmt: skip
+    gen = draw(evalset.prompts, evalset.cond, cfg.num_samples if kind == "dataset" else 1)
     all_clouds = gen.points
     report(progress, 3, stages, stage="scorer")
     if kind == "faces" and scorer is None:
@@ -154,10 +162,22 @@ def evaluate_run(
     report(progress, 4, stages, stage="metrics")
     metrics = evaluate_clouds(all_clouds[:, 0], evalset, scorer, cfg.emd, cfg.set_emd, emd_points=cfg.emd_points)
     metrics.real = evaluate_real(evalset, scorer, cfg.emd, cfg.set_emd, cfg.emd_points)
+    by_kind: dict[str, Any] = {}
+    if kind == "faces" and scorer is not None and metrics.prompt_accuracy is not None:
+        real_acc = metrics.real.prompt_accuracy if metrics.real is not None else None
+        by_kind[HELD_OUT] = {"n": metrics.n, "generated": metrics.prompt_accuracy, "real": real_acc}
+        if cfg.prompt_kinds:
+            sets = [canonical_prompt_set(cfg.num_samples)]
+            own = training_prompt_set(source, pipe.run.encoder, cfg.num_samples, cfg.num_points) if source else None
+            if own is None:
+                notes.append("training-caption accuracy needs the run's training dataset with its embeddings; not found, so not measured")
+            else:
+                sets.insert(0, own)
+            by_kind = {**accuracy_by_kind(sets, lambda ps: draw(ps.prompts, ps.cond).points[:, 0], scorer), **by_kind}
     report(progress, 5, stages, stage="done")
     settings = {**gen.settings, "num_points": cfg.num_points, "num_samples": cfg.num_samples}
     scorer_name = (cfg.scorer if isinstance(scorer, (ClassifierScorer, NearestCloudScorer)) else type(scorer).__name__) if scorer is not None else None
-    return EvalResult(kind, str(pipe.run.path), pipe.run.run_dir.name, meta.get("step"), settings, metrics, scorer_name, notes, evalset.prompts, all_clouds, evalset)
+    return EvalResult(kind, str(pipe.run.path), pipe.run.run_dir.name, meta.get("step"), settings, metrics, scorer_name, notes, evalset.prompts, all_clouds, evalset, by_kind)
 
 
 def save_grid(result: EvalResult, path: str | Path, rows: int = 12) -> Path:

@@ -105,7 +105,8 @@ def render_faces(count: int, seed: int, cache_dir: str | Path | None = None, pro
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _combos() -> list[tuple[str, str]]:
+def label_combos() -> list[tuple[str, str]]:
+    """Every (orientation, expression) pair of the built-in faces, orientation-major."""
     from pointdiff.data.faces import EXPRESSIONS, ORIENTATIONS
 
     return [(o, e) for o in ORIENTATIONS for e in EXPRESSIONS]
@@ -118,7 +119,7 @@ def faces_eval_set(per_combo: int, num_points: int = 1024, cache_dir: str | Path
     """
     from pointdiff.data.faces import prompt_for
 
-    combos = _combos()
+    combos = label_combos()
     group_of = {c: k for k, c in enumerate(combos)}
 
     def balanced(seed: int) -> tuple[Tensor, list[dict[str, str]]]:

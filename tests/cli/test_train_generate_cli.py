@@ -87,8 +87,9 @@ def test_seed_preset_and_epochs(tmp_path: Path, shapes_dataset: Dataset, encoder
     ws, ds = workspace_with(shapes_dataset, tmp_path / "ws")
     texts = dataset_texts(ds)
     write_embeddings(ds.root / "embeddings.safetensors", StoredEmbeddings(encoder.encode(texts.texts), encoder.info, texts.ids, texts.hashes))
-    result = invoke("train", "-w", ws, "--preset", "seed", "--epochs", 3, "--points-per-cloud", 64, "--out", tmp_path / "seed-run")
+    result = invoke("train", "-w", ws, "--preset", "seed", "--epochs", 3, "--out", tmp_path / "seed-run")
     assert result.exit_code == 0, result.output
+    assert "--epochs 3 = the reference's 3 steps of one 1024-point cloud" in result.output  # said before training starts
     meta = json.loads((tmp_path / "seed-run" / "meta.json").read_text())
     assert meta["step"] == 3 and meta["arch"] == "reference" and meta["num_params"] == 1_250_306
     assert meta["sampling"] == {"solver": "euler", "steps": 200, "guidance": 1.0, "noise_std": 2.0, "precision": "fp32"}

@@ -51,6 +51,13 @@ def test_evaluate_run_on_faces_reports_every_metric_and_draws_a_grid(tmp_path: P
     js = json.loads(json.dumps(res.to_dict()))
     assert js["metrics"]["real"]["prompt_accuracy"] == pytest.approx(m.real.prompt_accuracy)
     assert js["metrics"]["chamfer_to_ref"] == pytest.approx(m.chamfer_to_ref) and js["num_prompts"] == 35
+    # Prompt accuracy asked three ways; the held-out row is the main table's.
+    assert list(res.prompt_kinds) == ["training captions", "canonical", "held-out paraphrases"]
+    own, canon, held = (res.prompt_kinds[k] for k in res.prompt_kinds)
+    assert 20 <= own["n"] <= 35 and canon["n"] == 35 and canon["real"] is None  # at most one training face per pair (num_samples=1)
+    assert own["real"]["orientation"] > 0.5 and held["generated"] == m.prompt_accuracy
+    assert js["prompt_kinds"]["training captions"]["real"] == pytest.approx(own["real"])
     # Overrides reach the sampler.
-    res2 = evaluate_run(run, replace(cfg, steps=1, solver="euler", emd=False), cache_dir=eval_cache, scorer=scorer)
+    res2 = evaluate_run(run, replace(cfg, steps=1, solver="euler", emd=False, prompt_kinds=False), cache_dir=eval_cache, scorer=scorer)
     assert res2.settings["steps"] == 1 and res2.metrics.emd_to_ref is None
+    assert list(res2.prompt_kinds) == ["held-out paraphrases"]

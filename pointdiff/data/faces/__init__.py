@@ -43,7 +43,7 @@ The package, one job per module (this module re-exports the public API)::
     head          silhouette, neck, ears, hair, beard
     features      brows, eyes, glasses, nose, mouth
     render        render_face, PARTS, INNER_PARTS
-    words         PHRASES, HELDOUT_PHRASES, caption_for, prompt_for, mentions
+    words         PHRASES, HELDOUT_PHRASES, caption_for, prompt_for, canonical_prompt, mentions
     descriptions  long_description
     video         video mode: smooth clips (VIDEO_CLIP_FRAMES)
     source        FaceSample, iter_faces
@@ -59,7 +59,7 @@ from pointdiff.data.faces.params import FaceParams, random_params
 from pointdiff.data.faces.render import INNER_PARTS, PARTS, render_face
 from pointdiff.data.faces.source import FaceSample, iter_faces
 from pointdiff.data.faces.video import VIDEO_CLIP_FRAMES, _clip  # noqa: F401  (_clip: the video tests drive one clip)
-from pointdiff.data.faces.words import HELDOUT_PHRASES, PHRASES, caption_for, mentions, prompt_for
+from pointdiff.data.faces.words import HELDOUT_PHRASES, PHRASES, canonical_prompt, caption_for, mentions, prompt_for
 
 __all__ = [
     "CHARACTERS",
@@ -80,6 +80,7 @@ __all__ = [
     "FaceSample",
     "Look",
     "blend",
+    "canonical_prompt",
     "caption_for",
     "expression_look",
     "iter_faces",

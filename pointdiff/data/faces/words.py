@@ -127,6 +127,16 @@ def prompt_for(orientation: str, expression: str, rng: random.Random | None = No
     return rng.choice(("a face {o}, {e}", "{e}, {o}", "a cartoon face, {o} and {e}")).format(o=o, e=e)
 
 
+def canonical_prompt(orientation: str, expression: str) -> str:
+    """The reference system's own prompt style for a pair of labels: ``"Left-facing, neutral expression"``.
+
+    Built from the first training phrasing of the orientation and the label word of the
+    expression, so every word of it appears in training captions.
+    """
+    o = PHRASES["orientation"][orientation][0]
+    return f"{o[0].upper()}{o[1:]}, {expression} expression"
+
+
 def mentions(text: str, phrase: str) -> bool:
     """Whether ``text`` contains ``phrase`` as whole words (case-insensitive)."""
     return re.search(r"(?<![\w-])" + re.escape(phrase.lower()) + r"(?![\w-])", text.lower()) is not None
