@@ -98,7 +98,7 @@ def test_plan_resume_keeps_the_recipe_and_the_folder(shapes_dataset: Dataset, tm
         plan_training(ws, resume="latest")
     first = plan_training(ws, overrides={**{k: getattr(TINY, k) for k in ("hidden", "depth", "fourier_features", "embed_dim", "clouds_per_step", "points_per_cloud")}, "steps": 10}, name="r")
     first.run()
-    assert ws.latest_run() == ws.runs / "r"  # a run under runs/ becomes the latest
+    assert (ws.runs / "LATEST").read_text().strip() == "r" and ws.latest_run() == ws.runs / "r"  # a run under runs/ becomes the latest
     plan = plan_training(ws, resume="latest", overrides={"steps": 15})
     assert plan.run_dir == ws.runs / "r" and plan.resume_from is not None and plan.resume_from.name == "step-0000010"
     assert plan.cfg.steps == 15 and plan.cfg.hidden == TINY.hidden  # the stored recipe, continued

@@ -10,7 +10,7 @@ import torch
 from tiny_runs import FAKE, TINY, add_embeddings
 
 from pointdiff.checkpoint import read_meta
-from pointdiff.data.dataset import Dataset
+from pointdiff.data.dataset import Dataset, PointSampler
 from pointdiff.data.training import embedded_rows, load_reference_data, load_training_data, training_fingerprint
 from pointdiff.errors import PointdiffError
 from pointdiff.text.embeddings import EncoderInfo, read_embeddings
@@ -56,6 +56,11 @@ def test_dataset_rows_follow_the_embeddings(shapes_dataset: Dataset) -> None:
     assert len(data.sampler) == len(shapes_dataset.ids) == len(data.cond)
     assert data.fingerprint == training_fingerprint(shapes_dataset.fingerprint(), FAKE, stored.ids)
     assert data.texts[0] == shapes_dataset.texts()[0][0]
+    full = PointSampler.from_dataset(shapes_dataset)
+    row = {i: k for k, i in enumerate(shapes_dataset.ids)}
+    for k, sample_id in enumerate(stored.ids):  # row k's points are the points of the sample its vector describes
+        j = row[sample_id]
+        assert torch.equal(data.sampler.points[data.sampler.offsets[k] : data.sampler.offsets[k + 1]], full.points[full.offsets[j] : full.offsets[j + 1]])
     ids = list(reversed(shapes_dataset.ids))[:3] + ["gone"]
     n = len(shapes_dataset.ids)
     assert embedded_rows(shapes_dataset, ids) == [(0, n - 1), (1, n - 2), (2, n - 3)]  # "gone" is left out
