@@ -31,12 +31,32 @@ from torch import Tensor
 
 from pointdiff.data.training import TrainingData
 from pointdiff.device import resolve_precision
+from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel, build_model
 from pointdiff.flow.path import linear_path, pair_noise
 from pointdiff.progress import ProgressFn, report
 from pointdiff.recipe import TrainConfig
 
 Callback = Callable[["Trainer"], None]
+
+
+class TrainingDiverged(PointdiffError):
+    """The loss or the gradient stopped being a finite number; raised before that step changes any weight.
+
+    ``hints`` says what to change in a new run, for the message the caller completes.
+    """
+
+    def __init__(self, step: int, what: str, value: float, cfg: TrainConfig):
+        self.step, self.what, self.value = step, what, value
+        hints = [f"a lower learning rate (--lr {cfg.lr / 10:g}; it is {cfg.lr:g})"]
+        if cfg.grad_clip <= 0:
+            hints.append("gradient clipping (--set grad_clip=1.0)")
+        if cfg.warmup_steps < 100:
+            hints.append(f"a longer warm-up (--set warmup_steps={max(200, 2 * cfg.warmup_steps)})")
+        if cfg.precision != "fp32":
+            hints.append("--precision fp32")
+        self.hints = ", ".join(hints)
+        super().__init__(f"training diverged at step {step + 1}: the {what} is {value}")
 
 
 class EMA:
@@ -137,10 +157,17 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             v = self.model(ps.x_t, ps.t, cond)
         loss = F.mse_loss(v.float(), ps.dx_t)
+        if not torch.isfinite(loss):  # stop before the bad step touches the weights, the EMA or a checkpoint
+            raise TrainingDiverged(step, "loss", float(loss.detach()), cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        else:
+            norm = torch.nn.utils.get_total_norm(grads)
+        if not torch.isfinite(norm):
+            raise TrainingDiverged(step, "gradient norm", float(norm), cfg)
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model, step)

@@ -31,7 +31,7 @@ from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel
 from pointdiff.progress import ProgressFn
 from pointdiff.recipe import TrainConfig
-from pointdiff.trainer import Callback, Trainer
+from pointdiff.trainer import Callback, Trainer, TrainingDiverged
 from pointdiff.workspace import Workspace
 
 
@@ -90,7 +90,12 @@ def train(
     if run_dir is not None:
         saver = ckpt.Checkpointer(Path(run_dir), every=cfg.checkpoint_every, keep=cfg.keep_checkpoints)
         callbacks.append(saver)
-    trainer.run(cfg.steps, callbacks, progress)
+    try:
+        trainer.run(cfg.steps, callbacks, progress)
+    except TrainingDiverged as e:
+        kept = ckpt.list_checkpoints(run_dir) if run_dir is not None else []
+        where = f"The last good checkpoint, {kept[-1]}, is kept and draws as before" if kept else "No checkpoint was written before it"
+        raise PointdiffError(f"{e}. {where}. To train past it, start a new run with {e.hints}.") from None
     last = None
     if saver is not None:
         last = saver.save(trainer)  # the final state, even between checkpoints (no-op if just saved)

@@ -49,3 +49,19 @@ def test_sampling_model_is_the_ema_when_kept(train_data: TrainingData) -> None:
     assert with_ema.ema is not None and with_ema.sampling_model() is with_ema.ema.model
     without = Trainer(replace(TINY, ema_decay=0.0), train_data)
     assert without.ema is None and without.sampling_model() is without.model
+
+
+def test_a_non_finite_gradient_stops_the_step_before_it_changes_anything(train_data: TrainingData) -> None:
+    from pointdiff.trainer import TrainingDiverged
+
+    t = Trainer(replace(TINY, grad_clip=0.0), train_data)
+    t.run(until=5)
+    before = [p.detach().clone() for p in t.model.parameters()]
+    ema_before = [p.detach().clone() for p in t.ema.model.parameters()]  # type: ignore[union-attr]
+    next(t.model.parameters()).register_hook(lambda g: g * float("inf"))  # a finite loss whose gradient overflows
+    with pytest.raises(TrainingDiverged, match="diverged at step 6: the gradient norm is (inf|nan)") as err:
+        t.train_step()
+    assert "grad_clip=1.0" in err.value.hints
+    assert t.step == 5 and len(t.losses) == 5
+    assert all(torch.equal(a, b) for a, b in zip(before, t.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(ema_before, t.ema.model.parameters()))  # type: ignore[union-attr]

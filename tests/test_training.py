@@ -9,7 +9,7 @@ import pytest
 import torch
 from tiny_runs import FAKE, TINY, add_embeddings
 
-from pointdiff.checkpoint import list_checkpoints
+from pointdiff.checkpoint import list_checkpoints, load_run
 from pointdiff.config import load_config, preset_path
 from pointdiff.data.dataset import Dataset
 from pointdiff.data.training import TrainingData
@@ -107,3 +107,23 @@ def test_plan_resume_keeps_the_recipe_and_the_folder(shapes_dataset: Dataset, tm
         plan_training(ws, resume="latest", overrides={"lr": 0.1})
     with pytest.raises(PointdiffError, match="keeps its recipe"):
         plan_training(ws, resume="latest", preset="seed")
+
+
+def test_a_diverging_run_stops_at_the_step_and_keeps_the_last_good_checkpoint(data: TrainingData, tmp_path: Path) -> None:
+    def poison(trainer: object) -> None:  # what a blow-up does to the weights, at a step between checkpoints
+        if trainer.step == 5:  # type: ignore[attr-defined]
+            with torch.no_grad():
+                next(trainer.model.parameters()).fill_(float("nan"))  # type: ignore[attr-defined]
+
+    cfg = replace(TINY, steps=20, checkpoint_every=4)
+    with pytest.raises(PointdiffError, match=r"diverged at step 6: the loss is nan\. The last good checkpoint, .*step-0000004, is kept.*lower learning rate"):
+        train(cfg, data, run_dir=tmp_path / "run", callbacks=[poison])
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-0000004"]
+    kept = load_run(tmp_path / "run", use_ema=False)
+    assert all(torch.isfinite(p).all() for p in kept.model.parameters())
+
+
+def test_an_absurd_learning_rate_is_stopped_with_advice(data: TrainingData, tmp_path: Path) -> None:
+    cfg = replace(TINY, lr=1e30, warmup_steps=0, grad_clip=0.0, ema_decay=0.0, steps=50)
+    with pytest.raises(PointdiffError, match=r"diverged at step \d+: the (loss|gradient norm) is (nan|inf).*--lr 1e\+29.*grad_clip=1\.0.*warmup_steps=200"):
+        train(cfg, data, run_dir=tmp_path / "run")
