@@ -18,7 +18,7 @@ app = typer.Typer(
     name="pointdiff",
     help=(
         "Text-to-picture with flow matching on 2-D point clouds.\n\n"
-        "images -> ingest -> caption -> summarize -> embed -> train -> generate.\n"
+        "images -> ingest -> caption -> summarize -> embed -> train -> generate.\n\n"
         "Each command reads what the previous one wrote in the workspace "
         "(./pointdiff-work unless --workspace, $POINTDIFF_WORKSPACE or pointdiff.yaml say otherwise)."
     ),
@@ -42,11 +42,19 @@ def _root(
 
 
 def _register_all() -> None:
-    from pointdiff.cli import caption, embed, generate, ingest, inspect, summarize, train
-    from pointdiff.cli import eval as eval_cmd
+    import inspect
 
-    for module in (ingest, caption, summarize, embed, train, generate, inspect, eval_cmd):
+    from pointdiff.cli import caption, embed, generate, ingest, summarize, train
+    from pointdiff.cli import eval as eval_cmd
+    from pointdiff.cli import inspect as inspect_cmd
+    from pointdiff.cli.render import reflow
+
+    for module in (ingest, caption, summarize, embed, train, generate, inspect_cmd, eval_cmd):
         module.register(app)
+    for info in app.registered_commands:  # paragraphs, not the docstrings' source line breaks
+        text = info.help or inspect.getdoc(info.callback)
+        if text:
+            info.help = reflow(text)
 
 
 _register_all()

@@ -112,10 +112,10 @@ def register(app: typer.Typer) -> None:
     @app.command("eval", help=HELP)
     def eval_cmd(
         model: Optional[Path] = typer.Argument(None, help="Run or checkpoint folder (default: the workspace's latest run)."),
-        num_samples: int = typer.Option(2, "--num-samples", "-n", help="Faces: clouds per orientation × expression (35 combinations); other data: samples per picture in the grid."),
-        steps: Optional[int] = typer.Option(None, "--steps", help="Solver steps (default: the run's own)."),
+        num_samples: int = typer.Option(2, "--num-samples", "--num-images-per-prompt", "-n", help="Faces: clouds per orientation × expression (35 combinations); other data: samples per picture in the grid."),
+        steps: Optional[int] = typer.Option(None, "--steps", "--num-inference-steps", help="Solver steps (default: the run's own)."),
         solver: Optional[str] = typer.Option(None, "--solver", help="euler, midpoint, heun, rk4 or adaptive (default: the run's own)."),
-        guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance scale, 1 = off (default: the run's own)."),
+        guidance: Optional[float] = typer.Option(None, "--guidance", "--guidance-scale", help="Classifier-free guidance scale, 1 = off (default: the run's own)."),
         seed: int = typer.Option(0, "--seed", help="Noise seed of the generated clouds."),
         precision: Optional[str] = typer.Option(None, "--precision", help="auto, bf16 or fp32 (default: the run's own, as generate samples)."),
         device: Optional[str] = common.DeviceOpt,

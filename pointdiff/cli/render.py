@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -65,3 +66,22 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
             if isinstance(v, (int, float)):
                 t.columns[k].justify = "right"
     return t
+
+
+def reflow(text: str) -> str:
+    """Help text as paragraphs that the terminal wraps: hard line breaks inside a paragraph go.
+
+    Docstrings are wrapped at the source's width; Rich would wrap them again at the
+    terminal's and keep the old breaks too ("a folder of" / "video frames"). Lines that start
+    with white space (examples, lists) are kept verbatim, each on its own line.
+    """
+    out: list[str] = []
+    for para in textwrap.dedent(text).strip().split("\n\n"):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if lines and line.strip() and not line[0].isspace() and not lines[-1][:1].isspace():
+                lines[-1] = f"{lines[-1]} {line.strip()}"
+            else:
+                lines.append(line.rstrip())
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
