@@ -50,6 +50,15 @@ def make_shapes_dataset(root: Path, copies: int = 2) -> Dataset:
     return Dataset(root)
 
 
+@pytest.fixture(autouse=True)
+def _hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches for the network: pointdiff downloads missing hub models unless HF_HUB_OFFLINE is set.
+
+    The tests of the download path unset it and replace the one download call.
+    """
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
 @pytest.fixture
 def shapes_dataset(tmp_path: Path) -> Dataset:
     """4 shapes x 2 copies, captioned, in a temp dataset folder."""

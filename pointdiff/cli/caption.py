@@ -28,8 +28,8 @@ FOLDER/metadata.jsonl (file_name + text), which `pointdiff ingest FOLDER` then r
 as the images' captions.
 
 Any image-text-to-text model transformers supports works (Llava family, Qwen2-VL,
-SmolVLM, ...): a hub id already in the Hugging Face cache, or a folder. Nothing is
-downloaded. The default is FastVLM 0.5B, the reference's captioner, through
+SmolVLM, ...): a hub id (downloaded into the Hugging Face cache on first use, unless
+--offline or HF_HUB_OFFLINE=1), or a folder. The default is FastVLM 0.5B, the reference's captioner, through
 transformers' native port (its vision tower needs the timm extra).
 
 Resumable: every description is stored in a cache (WORKSPACE/cache/caption.jsonl)
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
     @common.generation_options
     def caption_cmd(
         src: Optional[Path] = typer.Argument(None, help="Dataset folder or image folder. Default: WORKSPACE/dataset.", show_default=False),
-        model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id (in the HF cache) or model folder. Default: KamilaMila/FastVLM-0.5B.", show_default=False),
+        model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id (downloaded on first use) or model folder. Default: KamilaMila/FastVLM-0.5B.", show_default=False),
         prompt: Optional[str] = typer.Option(None, help="What to ask about each image. Default: the reference prompt: orientation, expression, other features, 200-300 words.", show_default=False),
         max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Longest description in tokens. Default: 512.", show_default=False),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Images per generate call. Default: 4.", show_default=False),
@@ -100,12 +100,14 @@ def register(app: typer.Typer) -> None:
         recursive: Optional[bool] = typer.Option(None, "--recursive/--no-recursive", "-r", help="Image folders: also caption subfolders. Default: no.", show_default=False),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image folders: write metadata rows here. Default: SRC/metadata.jsonl.", show_default=False),
         cache: Optional[Path] = typer.Option(None, "--cache", help="Result cache file. Default: WORKSPACE/cache/caption.jsonl.", show_default=False),
+        offline: bool = common.OfflineOpt,
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         from pointdiff.config import load_config
         from pointdiff.text.caption import CaptionConfig, caption
 
+        common.set_offline(offline)
         ws = common.workspace(workspace)
         overrides = {**(generation or {}), "model": model, "max_new_tokens": max_new_tokens, "batch_size": batch_size, "prompt": prompt, "recursive": recursive}
         cfg = load_config(CaptionConfig, workspace_section=ws.section("caption"), config_file=config, overrides=overrides)

@@ -18,6 +18,9 @@ WorkspaceOpt = typer.Option(
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of settings for this command; flags override it.", exists=False)
 DeviceOpt = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto = cuda if available, else mps, else cpu).")
 SeedOpt = typer.Option(None, "--seed", help="Random seed: same seed, same output.")
+OfflineOpt = typer.Option(
+    False, "--offline", help="Use only models already on this machine, like HF_HUB_OFFLINE=1 (default: a hub model not yet cached is downloaded on first use, into the Hugging Face cache)."
+)
 ThreadsOpt = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, all cores). On a busy shared machine 1 can be far faster than 2.")
 
 # Generation options shared by the commands that run a transformers model (caption, summarize).
@@ -76,6 +79,14 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def workspace(path: Optional[Path]) -> Workspace:
     """The workspace for a command's ``--workspace`` value."""
     return find_workspace(path)
+
+
+def set_offline(offline: bool) -> None:
+    """Apply a command's ``--offline``: the command's process sets HF_HUB_OFFLINE, which every download honours."""
+    if offline:
+        import os
+
+        os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 def set_threads(threads: int | None) -> None:

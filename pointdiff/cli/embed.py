@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
         dataset: Optional[Path] = typer.Argument(None, help="Dataset folder (default: the workspace's dataset)."),
         text: Optional[list[str]] = typer.Option(None, "--text", "-t", help="A prompt to compare (repeat for several); nothing is written."),
         top: int = typer.Option(3, "--top", help="With --text: how many nearest dataset texts to show per prompt."),
-        encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="minilm (default, offline), clip, a cached hub id, or a model folder."),
+        encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="minilm (default, shipped with pointdiff), clip, a hub id (downloaded on first use), or a model folder."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Texts per forward pass (default 64)."),
         device: Optional[str] = common.DeviceOpt,
         trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let the encoder's folder run its own Python code."),
@@ -116,6 +116,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Re-encode everything even if the embeddings are current."),
         stats: Optional[bool] = typer.Option(None, "--stats/--no-stats", help="Show the similarity table and write the histogram (default: on)."),
         config: Optional[Path] = common.ConfigOpt,
+        offline: bool = common.OfflineOpt,
         workspace: Optional[Path] = common.WorkspaceOpt,
     ) -> None:
         """Embed each sample's text (summary > caption), show how alike they are; or compare prompts with --text.
@@ -133,6 +134,7 @@ def register(app: typer.Typer) -> None:
         from pointdiff.config import load_config
         from pointdiff.embedding import EmbedConfig, compare_prompts, embed_dataset
 
+        common.set_offline(offline)
         ws = common.workspace(workspace)
         root = dataset or ws.dataset
         overrides = {

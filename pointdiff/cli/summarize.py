@@ -29,8 +29,9 @@ that will embed it (--encoder; default: the dataset's embeddings encoder, else m
 CLIP reads 77 tokens). One over budget is rewritten with a stricter instruction
 (--retries); one still over is written and flagged, never cut.
 
-Any chat model transformers loads with AutoModelForCausalLM works: a hub id already
-in the Hugging Face cache, or a folder. Nothing is downloaded. The default is the
+Any chat model transformers loads with AutoModelForCausalLM works: a hub id (downloaded
+into the Hugging Face cache on first use, unless --offline or HF_HUB_OFFLINE=1), or a
+folder. The default is the
 reference's Qwen/Qwen2.5-7B-Instruct; Qwen/Qwen2.5-0.5B-, 1.5B- and 3B-Instruct are
 faster.
 
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
     @common.generation_options
     def summarize_cmd(
         dataset: Optional[Path] = typer.Argument(None, help="Dataset folder. Default: WORKSPACE/dataset.", show_default=False),
-        model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id (in the HF cache) or model folder. Default: Qwen/Qwen2.5-7B-Instruct.", show_default=False),
+        model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id (downloaded on first use) or model folder. Default: Qwen/Qwen2.5-7B-Instruct.", show_default=False),
         encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Whose token budget: minilm, clip, a hub id or folder. Default: the dataset's embeddings encoder, else minilm.", show_default=False),
         pass_through: Optional[bool] = typer.Option(None, "--pass-through/--no-pass-through", help="Copy texts that already fit the budget unchanged. Default: no.", show_default=False),
         retries: Optional[int] = typer.Option(None, help="Rewrites of a summary over budget before it is flagged. Default: 1.", show_default=False),
@@ -101,12 +102,14 @@ def register(app: typer.Typer) -> None:
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Descriptions per generate call. Default: 8.", show_default=False),
         generation: Optional[dict[str, Any]] = None,  # --device, --dtype, --sample, --seed, --revision, --trust-remote-code
         cache: Optional[Path] = typer.Option(None, "--cache", help="Result cache file. Default: WORKSPACE/cache/summarize.jsonl.", show_default=False),
+        offline: bool = common.OfflineOpt,
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         from pointdiff.config import load_config
         from pointdiff.text.summarize import SummarizeConfig, summarize
 
+        common.set_offline(offline)
         ws = common.workspace(workspace)
         overrides = {**(generation or {}), "model": model, "max_new_tokens": max_new_tokens, "batch_size": batch_size,
                      "encoder": encoder, "pass_through": pass_through, "retries": retries, "instruction": instruction}

@@ -58,7 +58,7 @@ class CaptionConfig(GenerationOptions):
     Model, device, dtype, decoding and seed are :class:`GenerationOptions`, shared with `summarize`.
     """
 
-    model: str = DEFAULT_MODEL  # hub id (in the HF cache) or a folder; FastVLM 0.5B as in the reference
+    model: str = DEFAULT_MODEL  # hub id (downloaded on first use) or a folder; FastVLM 0.5B as in the reference
     max_new_tokens: int = 512  # 300 words are ~400 tokens: room to finish rather than be cut off
     batch_size: int = 4  # images per generate call: a GPU wants more, 2 CPU cores gain little
     prompt: str = REFERENCE_PROMPT  # the reference's: orientation, expression, other features, 200-300 words

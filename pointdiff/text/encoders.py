@@ -2,7 +2,7 @@
 
     enc = load_encoder("minilm")              # the embedded default: works offline
     enc = load_encoder("clip")                # openai/clip-vit-base-patch32, the reference's choice
-    enc = load_encoder("/models/my-encoder")  # any CLIP or sentence-transformer folder or cached hub id
+    enc = load_encoder("/models/my-encoder")  # any CLIP or sentence-transformer folder or hub id
     vecs = enc.encode(["left-facing, neutral"])   # float32 [1, D], L2-normalised
     enc.info                                  # EncoderInfo(id, family, dim, max_tokens, weights_sha256)
 
@@ -238,11 +238,12 @@ def _load_clip_text(spec: EncoderSpec, trust_remote_code: bool) -> torch.nn.Modu
 
 
 def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu", trust_remote_code: bool = False) -> TextEncoder:
-    """Load a text encoder by name (``minilm``, ``clip``), hub id (cached) or local folder.
+    """Load a text encoder by name (``minilm``, ``clip``), hub id or local folder.
 
     Args:
         name: ``minilm`` (default, offline), ``clip`` (= ``openai/clip-vit-base-patch32``), a hub
-            id already in the Hugging Face cache, or a folder written by ``save_pretrained``.
+            id (downloaded into the Hugging Face cache on first use unless HF_HUB_OFFLINE=1), or a
+            folder written by ``save_pretrained``.
         device: where the model runs (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
         trust_remote_code: let a model folder run its own Python code.
 

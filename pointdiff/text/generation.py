@@ -35,7 +35,7 @@ class GenerationOptions:
     the same for both.
     """
 
-    model: str  # hub id (in the HF cache) or a folder
+    model: str  # hub id (downloaded on first use) or a folder
     max_new_tokens: int  # longest answer; one that reaches it is counted as cut short
     batch_size: int  # inputs per generate call
     device: str = "auto"  # auto: cuda > mps > cpu

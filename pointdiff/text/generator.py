@@ -81,7 +81,7 @@ class TextGenerator:
 
     @classmethod
     def load(cls, model: str, device: str = "auto", dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False) -> Self:
-        """Load ``model`` (hub id in the HF cache, or a folder) from local files only.
+        """Load ``model``: a hub id (cached, or downloaded now unless offline) or a folder.
 
         Raises:
             PointdiffError: the model is not here, cannot be driven by this class, needs remote

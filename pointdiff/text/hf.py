@@ -1,9 +1,10 @@
 """Loading Hugging Face models offline, with errors that say what to do.
 
 Every model pointdiff uses (text encoders, captioners, summarisers) comes from a local
-folder: a path the user gives, or a model id already in the Hugging Face cache. Nothing
-is downloaded unless a caller asks for it, so a missing model is a clear message, not a
-hang on a network timeout::
+folder: a path the user gives, or a hub id in the Hugging Face cache. A hub id that is not
+cached yet is downloaded on first use, the way transformers does it (huggingface_hub's own
+download and progress bar, into the cache ``HF_HOME`` names); with ``HF_HUB_OFFLINE=1`` (or a
+command's ``--offline``) nothing is fetched and a missing model is a clear message::
 
     path = resolve_model_dir("openai/clip-vit-base-patch32", flag="--encoder")
     model = load_pretrained(CLIPModel, path, name="openai/clip-vit-base-patch32")  # quiet, local files only
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,18 +51,22 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.endswith("/") or name.count("/") > 1 or "\\" in name or Path(name).exists()
 
 
-def resolve_model_dir(name: str, *, allow_download: bool = False, revision: str | None = None, flag: str = "--model") -> Path:
-    """The local folder holding model ``name`` (a folder path or a hub id in the cache).
+def hub_offline() -> bool:
+    """Whether downloads are off: ``HF_HUB_OFFLINE`` is 1 / true / yes / on (read at every call)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "TRUE", "YES", "ON"}
+
+
+def resolve_model_dir(name: str, *, revision: str | None = None, flag: str = "--model") -> Path:
+    """The local folder holding model ``name``: a folder path, or a hub id (downloaded if not cached).
 
     Args:
         name: a folder with ``config.json``, or a hub id such as ``openai/clip-vit-base-patch32``.
-        allow_download: fetch a hub id that is not cached (off by default: we work offline).
-        revision: a hub branch, tag or commit (hub ids only).
+        revision: a hub branch, tag or commit (hub ids only); the download fetches exactly that.
         flag: the command-line option that takes a path, named in the error message.
 
     Raises:
-        PointdiffError: the folder does not exist or lacks ``config.json``, or the id is not
-            in the cache; the message says how to get it here.
+        PointdiffError: the folder does not exist or lacks ``config.json``; or the id is neither
+            cached nor downloadable (offline, no connection, unknown id); the message says what to do.
     """
     path = Path(name).expanduser()
     if path.is_dir():
@@ -73,15 +79,21 @@ def resolve_model_dir(name: str, *, allow_download: bool = False, revision: str 
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    offline = hub_offline()
+    elsewhere = (
+        f"fetch it where there is internet (`hf download {name}`) and copy that cache here (or set HF_HOME to it), "
+        f"or pass {flag} PATH with a folder holding its config.json, tokenizer and weights"
+    )
     try:
-        return Path(snapshot_download(name, revision=revision, local_files_only=not allow_download))
+        return Path(snapshot_download(name, revision=revision, local_files_only=offline))
     except LocalEntryNotFoundError:
-        raise PointdiffError(
-            f"model {name!r} is not on this machine (not a folder, and not in the Hugging Face cache at "
-            f"{hf_cache_dir()}). pointdiff does not download models. Either fetch it where there is "
-            f"internet (`hf download {name}`) and copy that cache here (or set HF_HOME to it), or "
-            f"pass {flag} PATH with a folder holding its config.json, tokenizer and weights."
-        ) from None
+        if offline:
+            raise PointdiffError(
+                f"model {name!r} is not on this machine (not a folder, and not in the Hugging Face cache at "
+                f"{hf_cache_dir()}), and downloads are off (HF_HUB_OFFLINE / --offline). Unset it to download "
+                f"the model on first use, or {elsewhere}."
+            ) from None
+        raise PointdiffError(f"model {name!r} is not in the Hugging Face cache at {hf_cache_dir()} and could not be downloaded (no connection to the hub?); {elsewhere}.") from None
     except (HfHubHTTPError, OSError, ValueError) as e:
         raise PointdiffError(f"could not get model {name!r}: {e}") from None
 

@@ -47,7 +47,7 @@ class SummarizeConfig(GenerationOptions):
     Model, device, dtype, decoding and seed are :class:`GenerationOptions`, shared with `caption`.
     """
 
-    model: str = DEFAULT_MODEL  # hub id (in the HF cache) or folder; Qwen/Qwen2.5-{0.5,1.5,3}B-Instruct are faster
+    model: str = DEFAULT_MODEL  # hub id (downloaded on first use) or folder; Qwen/Qwen2.5-{0.5,1.5,3}B-Instruct are faster
     max_new_tokens: int = 128  # 50 words are ~70 tokens; a runaway answer is cut, counted and retried
     batch_size: int = 8  # descriptions per generate call
     instruction: str = REFERENCE_INSTRUCTION  # the reference's; {text} is replaced by the long description

@@ -72,3 +72,22 @@ def test_embed_text_without_dataset(tmp_path: Path, shared_minilm: TextEncoder) 
 def test_unknown_encoder_is_a_clear_error(shapes_dataset: Dataset, tmp_path: Path) -> None:
     result = runner.invoke(app, ["embed", str(shapes_dataset.root), "--encoder", str(tmp_path / "no-such-model")])
     assert isinstance(result.exception, PointdiffError) and "does not exist" in str(result.exception)
+
+
+def test_offline_flag_keeps_embed_from_the_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    calls: list[dict] = []
+
+    def download(repo_id: str, **kw: object) -> str:
+        calls.append(kw)
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        raise LocalEntryNotFoundError("not cached")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
+    result = runner.invoke(app, ["embed", "--text", "a face", "--encoder", "someone/encoder", "--offline", "-w", str(tmp_path)])
+    assert "downloads are off" in str(result.exception)
+    assert [k["local_files_only"] for k in calls] == [True]

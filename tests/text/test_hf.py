@@ -26,11 +26,53 @@ def test_missing_path_is_refused(tmp_path: Path) -> None:
         hf.resolve_model_dir(str(tmp_path / "nope"), flag="--encoder")
 
 
-def test_uncached_hub_id_says_what_to_do(hf_cache: Path) -> None:
+def test_uncached_hub_id_offline_says_what_to_do(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    calls: list[dict] = []
+    real = huggingface_hub.snapshot_download
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: calls.append(k) or real(*a, **k))
     with pytest.raises(PointdiffError) as e:
         hf.resolve_model_dir("someone/not-here", flag="--encoder")
     msg = str(e.value)
     assert "someone/not-here" in msg and str(hf_cache) in msg and "--encoder PATH" in msg and "hf download" in msg
+    assert "downloads are off" in msg
+    assert [k["local_files_only"] for k in calls] == [True]  # HF_HUB_OFFLINE=1: the cache only, never the network
+
+
+def test_uncached_hub_id_is_downloaded_on_first_use(tiny_clip_dir: Path, hf_cache: Path, put_in_hf_cache, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import huggingface_hub
+
+    calls: list[tuple[str, dict]] = []
+
+    def download(repo_id: str, **kw: object) -> str:  # what the hub client does: fetch into the cache, return the snapshot
+        calls.append((repo_id, kw))
+        return str(put_in_hf_cache(repo_id, tiny_clip_dir, commit="b" * 40))
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    path = hf.resolve_model_dir("org/tiny-clip", revision="v1.0")
+    assert calls == [("org/tiny-clip", {"revision": "v1.0", "local_files_only": False})]  # the pinned revision is what is fetched
+    assert path == hf_cache / "models--org--tiny-clip" / "snapshots" / ("b" * 40) and (path / "config.json").exists()
+
+
+def test_a_failed_download_says_what_to_do(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def no_network(repo_id: str, **kw: object) -> str:
+        raise LocalEntryNotFoundError("cannot reach the hub and no cached snapshot")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+    with pytest.raises(PointdiffError, match=r"could not be downloaded \(no connection to the hub\?\).*hf download someone/x"):
+        hf.resolve_model_dir("someone/x")
+
+
+@pytest.mark.parametrize(("value", "offline"), [("1", True), ("true", True), ("ON", True), ("0", False), ("", False)])
+def test_hub_offline_reads_the_variable_as_huggingface_hub_does(value: str, offline: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert hf.hub_offline() is offline
 
 
 def test_cached_hub_id_resolves_to_snapshot(tiny_clip_dir: Path, put_in_hf_cache) -> None:
