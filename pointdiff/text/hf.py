@@ -51,6 +51,15 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.endswith("/") or name.count("/") > 1 or "\\" in name or Path(name).exists()
 
 
+# The hub ids pointdiff names as defaults, pinned to one commit so that two users get the same
+# weights (and the same cache keys). The table in docs/captioning.md lists them; `--revision main`
+# takes the newest instead. FastVLM's converted checkpoint has no commit recorded here yet.
+PINNED_REVISIONS = {
+    "openai/clip-vit-base-patch32": "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268",
+    "Qwen/Qwen2.5-7B-Instruct": "a09a35458c702b33eeacc393d103063234e8bc28",
+}
+
+
 def hub_offline() -> bool:
     """Whether downloads are off: ``HF_HUB_OFFLINE`` is 1 / true / yes / on (read at every call)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "TRUE", "YES", "ON"}
@@ -62,6 +71,7 @@ def resolve_model_dir(name: str, *, revision: str | None = None, flag: str = "--
     Args:
         name: a folder with ``config.json``, or a hub id such as ``openai/clip-vit-base-patch32``.
         revision: a hub branch, tag or commit (hub ids only); the download fetches exactly that.
+            None: the commit in :data:`PINNED_REVISIONS` for the ids pointdiff pins, else the newest.
         flag: the command-line option that takes a path, named in the error message.
 
     Raises:
@@ -80,6 +90,7 @@ def resolve_model_dir(name: str, *, revision: str | None = None, flag: str = "--
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     offline = hub_offline()
+    revision = revision or PINNED_REVISIONS.get(name)
     elsewhere = (
         f"fetch it where there is internet (`hf download {name}`) and copy that cache here (or set HF_HOME to it), "
         f"or pass {flag} PATH with a folder holding its config.json, tokenizer and weights"

@@ -69,6 +69,21 @@ def test_a_failed_download_says_what_to_do(hf_cache: Path, monkeypatch: pytest.M
         hf.resolve_model_dir("someone/x")
 
 
+def test_default_ids_are_pinned_to_a_commit(tiny_clip_dir: Path, put_in_hf_cache, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import huggingface_hub
+
+    pinned = hf.PINNED_REVISIONS["openai/clip-vit-base-patch32"]
+    put_in_hf_cache("openai/clip-vit-base-patch32", tiny_clip_dir, commit=pinned)
+    assert hf.resolve_model_dir("openai/clip-vit-base-patch32").name == pinned  # offline: the pinned snapshot in the cache
+    calls: list[dict] = []
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: calls.append(kw) or str(tiny_clip_dir))
+    hf.resolve_model_dir("Qwen/Qwen2.5-7B-Instruct")
+    hf.resolve_model_dir("Qwen/Qwen2.5-7B-Instruct", revision="main")
+    hf.resolve_model_dir("someone/else")
+    assert [k["revision"] for k in calls] == [hf.PINNED_REVISIONS["Qwen/Qwen2.5-7B-Instruct"], "main", None]
+
+
 @pytest.mark.parametrize(("value", "offline"), [("1", True), ("true", True), ("ON", True), ("0", False), ("", False)])
 def test_hub_offline_reads_the_variable_as_huggingface_hub_does(value: str, offline: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", value)
