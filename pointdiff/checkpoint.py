@@ -19,6 +19,7 @@ killed run leaves whole checkpoints only. The newest ``keep`` are kept.
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import shutil
@@ -33,7 +34,7 @@ from pointdiff import __version__
 from pointdiff.config import to_dict
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel, build_model
-from pointdiff.store import load_tensors, read_json, save_tensors, write_json
+from pointdiff.store import disk_full, load_tensors, read_json, save_tensors, write_json
 from pointdiff.text.embeddings import EncoderInfo
 from pointdiff.trainer import Trainer
 
@@ -119,12 +120,19 @@ def save_checkpoint(run_dir: str | Path, trainer: Trainer) -> Path:
     tmp.mkdir(parents=True)
     meta = build_meta(trainer)
     arch = {"arch": meta["arch"], "arch_config": str(meta["arch_config"])}
-    save_tensors(tmp / MODEL_FILE, trainer.model.state_dict(), arch)
-    if trainer.ema is not None:
-        save_tensors(tmp / EMA_FILE, trainer.ema.model.state_dict(), arch)
-    with open(tmp / STATE_FILE, "wb") as f:
-        torch.save(trainer.state_dict(), f)
-    write_json(tmp / META_FILE, meta)
+    try:
+        save_tensors(tmp / MODEL_FILE, trainer.model.state_dict(), arch)
+        if trainer.ema is not None:
+            save_tensors(tmp / EMA_FILE, trainer.ema.model.state_dict(), arch)
+        with open(tmp / STATE_FILE, "wb") as f:
+            torch.save(trainer.state_dict(), f)
+        write_json(tmp / META_FILE, meta)
+    except (OSError, PointdiffError) as e:
+        written = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half checkpoint behind
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise disk_full(final, written) from None
+        raise
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -6,10 +6,12 @@ target, so a killed process leaves either the old file or the new one, never hal
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,12 +39,13 @@ def _create_temp_beside(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, size: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
     Use it for writers that want a file name (``np.save``, ``safetensors``, ``savefig``).
     If the block raises, ``path`` keeps its old content (or stays absent) and the temporary
-    file is removed.
+    file is removed. A full disk (ENOSPC) becomes a :func:`disk_full` error saying how much
+    space the write needed (``size``, when the caller knows it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,14 +53,41 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        raise disk_full(path, tmp_path.stat().st_size if tmp_path.exists() else 0, size) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
+def disk_full(path: Path, written: int, needed: int | None = None) -> PointdiffError:
+    """The error for a write to ``path`` that ran out of disk: how much it needed, and what is free.
+
+    ``needed`` is the whole size when the writer knows it; otherwise the bytes ``written``
+    before the disk filled are a lower bound.
+    """
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    need = f"it needs {_size(needed)}" if needed is not None else f"it needs more than the {_size(written)} written before the disk filled"
+    room = f", {_size(free)} free" if free is not None else ""
+    return PointdiffError(f"no space left on the disk of {path.parent} writing {path.name}: {need}{room}. Free some space and run again; the previous {path.name} is unchanged")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} bytes"  # pragma: no cover
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size=len(data)) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
@@ -160,10 +190,17 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def save_tensors(path: str | os.PathLike, tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> None:
     """Save torch tensors as safetensors, atomically. Metadata values must be strings."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=dict(metadata or {}))
+    size = sum(v.numel() * v.element_size() for v in tensors.values())  # the header adds a little
+    with atomic_path(path, size=size) as tmp:
+        try:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=dict(metadata or {}))
+        except SafetensorError as e:  # its I/O errors come wrapped; a full disk is still a full disk
+            if "No space left" in str(e) or "code: 28" in str(e):
+                raise OSError(errno.ENOSPC, str(e)) from None
+            raise
 
 
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str, Any], dict[str, str]]:

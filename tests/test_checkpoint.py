@@ -101,3 +101,20 @@ def test_the_stored_recipe_reads_back(train_data: TrainingData, tmp_path: Path) 
     assert load_run(tmp_path / "run").noise_std == cfg.noise_std
     ema, raw = load_run(tmp_path / "run").model.state_dict(), load_run(tmp_path / "run", use_ema=False).model.state_dict()
     assert ema.keys() == raw.keys() and any(not torch.equal(ema[k], raw[k]) for k in ema)  # the averaged weights by default
+
+
+def test_a_full_disk_during_a_checkpoint_leaves_the_last_one_whole(train_data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    run = tmp_path / "run"
+    train(replace(TINY, steps=4, checkpoint_every=4), train_data, run_dir=run)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)  # the optimizer state is the last file a checkpoint writes
+    with pytest.raises(PointdiffError, match=r"no space left .* writing step-0000008: it needs more than the .* written"):
+        train(replace(TINY, steps=8, checkpoint_every=4), train_data, run_dir=run, resume=run)
+    assert [p.name for p in list_checkpoints(run)] == ["step-0000004"]
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]  # no half checkpoint left
+    assert load_run(run).meta["step"] == 4

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pointdiff.store import JsonlAppender, atomic_path, atomic_write_text, load_tensors, read_json, read_jsonl, save_tensors, sha256_bytes, sha256_file, write_json, write_jsonl
+from pointdiff.store import JsonlAppender, atomic_path, atomic_write_bytes, atomic_write_text, load_tensors, read_json, read_jsonl, save_tensors, sha256_bytes, sha256_file, write_json, write_jsonl
 
 
 def _mode(path: Path) -> int:
@@ -181,3 +181,28 @@ def test_file_hash_reads_every_chunk(tmp_path: Path) -> None:
     expected = hashlib.sha256(data).hexdigest()
     assert sha256_bytes(data) == expected
     assert sha256_file(tmp_path / "blob", chunk=100) == expected  # 13 chunks, the last one short
+
+
+def test_a_full_disk_keeps_the_old_file_and_says_how_much_was_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from pointdiff.errors import PointdiffError
+
+    target = tmp_path / "data.json"
+    target.write_text("old")
+
+    def full(fd: int) -> None:  # the disk fills as the data is flushed
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(PointdiffError, match=r"no space left on the disk of .* writing data\.json: it needs 5\.0 KB, .* free\. .*previous data\.json is unchanged"):
+        atomic_write_bytes(target, b"x" * 5120)
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with pytest.raises(PointdiffError, match="it needs more than the 100 bytes written before the disk filled"):
+        with atomic_path(target) as tmp:  # a writer that does not know its size
+            tmp.write_bytes(b"y" * 100)
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old"
+    with pytest.raises(PermissionError):  # other errors pass through unchanged
+        with atomic_path(target) as tmp:
+            raise PermissionError(errno.EACCES, "denied")
