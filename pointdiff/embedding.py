@@ -26,6 +26,7 @@ import torch
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
 from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
+from pointdiff.lock import exclusive
 from pointdiff.progress import ProgressFn
 from pointdiff.text.embeddings import DatasetTexts, EncoderInfo, StoredEmbeddings, check_encoder, dataset_texts, read_embeddings, staleness, write_embeddings
 from pointdiff.text.encoders import DEFAULT_ENCODER, TextEncoder, load_encoder, resolve_encoder
@@ -98,9 +99,12 @@ def embed_dataset(
         PointdiffError: samples without text (and not ``allow_missing``), no text at all, or
             an encoder that cannot be loaded.
     """
-    cfg = cfg or EmbedConfig()
+    with exclusive(dataset_root, "embed"):
+        return _embed(Path(dataset_root), cfg or EmbedConfig(), progress, encoder)
+
+
+def _embed(root: Path, cfg: EmbedConfig, progress: ProgressFn | None, encoder: TextEncoder | None) -> EmbedResult:
     start = time.perf_counter()
-    root = Path(dataset_root)
     now = dataset_texts(Dataset(root))
     if not now.ids:
         raise PointdiffError(f"no sample in {root} has any text; describe them first with `pointdiff caption`")

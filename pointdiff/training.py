@@ -20,6 +20,7 @@ The loop itself is :class:`pointdiff.trainer.Trainer`; this module attaches the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from pointdiff import checkpoint as ckpt
 from pointdiff.config import apply, load_config, preset_path
 from pointdiff.data.training import TrainingData, load_training_data
 from pointdiff.errors import PointdiffError
+from pointdiff.lock import exclusive
 from pointdiff.flow.model import VelocityModel
 from pointdiff.progress import ProgressFn
 from pointdiff.recipe import TrainConfig
@@ -83,23 +85,24 @@ def train(
     if not isinstance(data, TrainingData):
         data = load_training_data(data)
     trainer = Trainer(cfg, data, device)
-    if resume is not None:
-        ckpt.restore_trainer(trainer, resume)
-    callbacks = list(callbacks)
-    saver = None
-    if run_dir is not None:
-        saver = ckpt.Checkpointer(Path(run_dir), every=cfg.checkpoint_every, keep=cfg.keep_checkpoints)
-        callbacks.append(saver)
-    try:
-        trainer.run(cfg.steps, callbacks, progress)
-    except TrainingDiverged as e:
-        kept = ckpt.list_checkpoints(run_dir) if run_dir is not None else []
-        where = f"The last good checkpoint, {kept[-1]}, is kept and draws as before" if kept else "No checkpoint was written before it"
-        raise PointdiffError(f"{e}. {where}. To train past it, start a new run with {e.hints}.") from None
-    last = None
-    if saver is not None:
-        last = saver.save(trainer)  # the final state, even between checkpoints (no-op if just saved)
-        saver.plot_losses(trainer)
+    with exclusive(run_dir, "train") if run_dir is not None else nullcontext():  # one writer per run folder
+        if resume is not None:
+            ckpt.restore_trainer(trainer, resume)
+        callbacks = list(callbacks)
+        saver = None
+        if run_dir is not None:
+            saver = ckpt.Checkpointer(Path(run_dir), every=cfg.checkpoint_every, keep=cfg.keep_checkpoints)
+            callbacks.append(saver)
+        try:
+            trainer.run(cfg.steps, callbacks, progress)
+        except TrainingDiverged as e:
+            kept = ckpt.list_checkpoints(run_dir) if run_dir is not None else []
+            where = f"The last good checkpoint, {kept[-1]}, is kept and draws as before" if kept else "No checkpoint was written before it"
+            raise PointdiffError(f"{e}. {where}. To train past it, start a new run with {e.hints}.") from None
+        last = None
+        if saver is not None:
+            last = saver.save(trainer)  # the final state, even between checkpoints (no-op if just saved)
+            saver.plot_losses(trainer)
     return TrainResult(trainer=trainer, run_dir=Path(run_dir) if run_dir is not None else None, checkpoint=last)
 
 

@@ -37,6 +37,7 @@ from pointdiff.data.images import IMAGE_EXTENSIONS, ImageError, ink_pixels, load
 from pointdiff.data.sources import BUILTIN_ONLY, BUILTIN_PREFIX, DESCRIBED_BY, BuiltinSettings, Candidate, parse_source, render_builtin, scan_folder
 from pointdiff.data.staging import check_out, staged
 from pointdiff.errors import PointdiffError
+from pointdiff.lock import exclusive
 from pointdiff.progress import ProgressFn
 from pointdiff.progress import report as report_progress
 from pointdiff.store import sha256_file, write_jsonl
@@ -230,7 +231,7 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
         raise PointdiffError(f"{src} is inside {out}, which this ingest would replace; copy the images out of it first, or choose another --out")
     rep = IngestReport(source=str(src) if root is None else str(root), out=out)
 
-    with staged(out, overwrite) as staging:
+    with exclusive(out, "ingest"), staged(out, overwrite) as staging:
         found = render_builtin(builtin, staging, cfg.builtin(), cfg.every) if builtin is not None else scan_folder(root, cfg.recursive, cfg.every, exclude=out)
         rep.files_seen, rep.skipped_by_every = found.files_seen, found.skipped_by_every
         rep.consumed, rep.rejected, rep.notes = found.consumed, found.rejected, found.notes
