@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -165,7 +165,7 @@ def nfe_sweep(
             if nfe % k:
                 continue
             steps = nfe // k
-            st = settings.with_(solver=solver, steps=steps)
+            st = replace(settings, solver=solver, steps=steps)  # __post_init__ checks the copy too
             m = quick_metrics(model, evalset, scorer, num_points, st)
             lat = latency_ms(model, evalset.cond, st, latency_points, repeats=1 if nfe >= 100 else 3)
             rows.append(SweepRow(solver, nfe, steps, m["chamfer_to_ref"], m["joint"], m["nna"], lat))

@@ -21,7 +21,7 @@ picture on any device.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -89,11 +89,6 @@ class SamplingSettings:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for JSON reports and titles."""
         return asdict(self)
-
-    def with_(self, **changes: Any) -> "SamplingSettings":
-        """A copy with some fields changed (and checked)."""
-        return replace(self, **changes)
-
 
 def make_noise(num_clouds: int, num_points: int, seed: int, noise_std: float) -> Tensor:
     """x(0) ~ N(0, σ²I): [num_clouds, num_points, 2] from a seeded CPU generator.

@@ -78,11 +78,14 @@ def disk_full(path: Path, written: int, needed: int | None = None) -> PointdiffE
 
 
 def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} bytes"  # pragma: no cover
+    if n < 1024:
+        return f"{n} bytes"
+    scaled, unit = float(n), "bytes"
+    for unit in ("KB", "MB", "GB"):
+        scaled /= 1024
+        if scaled < 1024:
+            break
+    return f"{scaled:.1f} {unit}"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -161,11 +161,10 @@ class Trainer:
             raise TrainingDiverged(step, "loss", float(loss.detach()), cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if cfg.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         else:
-            norm = torch.nn.utils.get_total_norm(grads)
+            norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         if not torch.isfinite(norm):
             raise TrainingDiverged(step, "gradient norm", float(norm), cfg)
         self.optimizer.step()

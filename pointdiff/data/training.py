@@ -99,14 +99,12 @@ def load_training_data(path: str | Path) -> TrainingData:
     rows = embedded_rows(ds, ids)
     if len(rows) != len(ids):
         raise PointdiffError(f"{path}: embeddings name samples that are not in the dataset; run `pointdiff embed --force`")
-    full = PointSampler.from_dataset(ds)
-    idx = torch.tensor([r for _, r in rows], dtype=torch.long)
-    starts, counts = full.offsets[idx], full.counts[idx]
-    points = torch.cat([full.points[s : s + c] for s, c in zip(starts.tolist(), counts.tolist())])
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+    idx = [r for _, r in rows]
+    # In embedding order; the whole dataset in its own order is read in one piece instead of per sample.
+    sampler = PointSampler.from_dataset(ds, None if idx == list(range(len(ds))) else idx)
     texts = dict(zip(ds.ids, (t for t, _ in ds.texts())))
     return TrainingData(
-        sampler=PointSampler(points, offsets, full.pixel_half[idx]),
+        sampler=sampler,
         cond=emb.float(),
         encoder=encoder,
         fingerprint=training_fingerprint(ds.fingerprint(), encoder, ids),

@@ -73,8 +73,8 @@ def training_prompt_set(dataset_root: str | Path, encoder: EncoderInfo, per_comb
             chosen.append((emb_row, ds_row))
     if not chosen:
         return None
-    rows = torch.tensor([d for _, d in chosen])
-    real = PointSampler.from_dataset(ds).sample(rows, num_points, torch.Generator().manual_seed(POINT_SEED))
+    sampler = PointSampler.from_dataset(ds, [d for _, d in chosen])  # only the chosen faces are read
+    real = sampler.sample(torch.arange(len(chosen)), num_points, torch.Generator().manual_seed(POINT_SEED))
     return PromptSet(
         TRAINING,
         [texts[d][0] or ds.ids[d] for _, d in chosen],

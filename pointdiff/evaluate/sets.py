@@ -168,8 +168,8 @@ def dataset_eval_set(dataset_root: str | Path, max_prompts: int = 64, num_points
     # Identical captions describe each other's pictures too.
     group_of: dict[str, int] = {}
     groups = [group_of.setdefault(t, len(group_of)) for t in texts]
-    sampler = PointSampler.from_dataset(ds)
-    reference = sampler.sample(torch.tensor(ds_rows), num_points, torch.Generator().manual_seed(POINT_SEED))
+    sampler = PointSampler.from_dataset(ds, ds_rows)  # only the pictures evaluated are read
+    reference = sampler.sample(torch.arange(len(ds_rows)), num_points, torch.Generator().manual_seed(POINT_SEED))
     return EvalSet("dataset", texts, groups, reference, groups, cond=emb[emb_rows].float())
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from generation_flags import generation_flags
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app
@@ -14,10 +15,7 @@ from pointdiff.text import caption as caption_mod
 from pointdiff.text.caption import CaptionConfig, CaptionResult
 
 runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
-GENERATION_FLAGS = ["--model", "org/vlm", "--max-new-tokens", "9", "--batch-size", "3", "--device", "cpu", "--dtype", "bfloat16",
-                    "--sample", "--seed", "5", "--revision", "v2", "--trust-remote-code"]
-GENERATION_VALUES = {"model": "org/vlm", "max_new_tokens": 9, "batch_size": 3, "device": "cpu", "dtype": "bfloat16",
-                     "do_sample": True, "seed": 5, "revision": "v2", "trust_remote_code": True}
+GENERATION_FLAGS, GENERATION_VALUES = generation_flags("org/vlm")
 
 
 def stub_caption(monkeypatch: pytest.MonkeyPatch, result: CaptionResult | None = None) -> dict[str, Any]:

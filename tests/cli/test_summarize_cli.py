@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from generation_flags import generation_flags
 from typer.testing import CliRunner
 
 from pointdiff.cli.app import app
@@ -15,10 +16,7 @@ from pointdiff.text.budget import TextStats
 from pointdiff.text.summarize import SummarizeConfig, SummarizeResult
 
 runner = CliRunner(env={"COLUMNS": "200", "POINTDIFF_WORKSPACE": ""})
-GENERATION_FLAGS = ["--model", "org/lm", "--max-new-tokens", "9", "--batch-size", "3", "--device", "cpu", "--dtype", "bfloat16",
-                    "--sample", "--seed", "5", "--revision", "v2", "--trust-remote-code"]
-GENERATION_VALUES = {"model": "org/lm", "max_new_tokens": 9, "batch_size": 3, "device": "cpu", "dtype": "bfloat16",
-                     "do_sample": True, "seed": 5, "revision": "v2", "trust_remote_code": True}
+GENERATION_FLAGS, GENERATION_VALUES = generation_flags("org/lm")
 
 
 def stub_summarize(monkeypatch: pytest.MonkeyPatch, result: SummarizeResult | None = None) -> dict[str, Any]:
