@@ -18,7 +18,7 @@ from pointdiff.cli.render import console, err_console, progress_bar, table
 from pointdiff.errors import PointdiffError
 
 if TYPE_CHECKING:
-    from pointdiff.evaluate import CloudMetrics, EvalResult
+    from pointdiff.evaluate import CloudMetrics, EvalResult, LabelledSource
 
 HELP = (
     "Evaluate a trained model: metrics table, picture grid (PNG) and numbers (JSON).\n\n"
@@ -31,6 +31,8 @@ HELP = (
     "asked three ways: the run's own training captions (their real faces give the ceiling: the gap is what "
     "drawing loses), canonical prompts in the reference's style ('Left-facing, neutral expression') and the "
     "held-out paraphrases (the drop from training captions is what understanding loses).\n\n"
+    "A model trained on the built-in glyphs is measured the same way, with one prompt per character "
+    "(62, each in a random style) and a scorer that reads character, family, weight and slant.\n\n"
     "For any other dataset it draws from the dataset's own texts and compares with its own pictures "
     "(set metrics and distances; prompt accuracy needs labels)."
 )
@@ -44,17 +46,24 @@ def _num(x: float | None, digits: int = 4) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
+def _chance(p: float) -> str:
+    return f"{100 * p:.1f}".removesuffix(".0") + "%"
+
+
 # Face prompts name orientation and expression but not the character, and the nearest face by
 # Chamfer is mostly the same character: retrieval sits near chance (2.9 %) even for real faces.
 _RETRIEVAL_FACES = "higher; near chance even for real faces (prompts do not name the character)"
+# A glyph prompt's group is its character (any style), but glyphs are jittered in size and place, which
+# Chamfer sees before the shape: the nearest real glyph is seldom the same character, even for real ones.
+_RETRIEVAL = {"faces": _RETRIEVAL_FACES, "glyphs": "higher; low even for real glyphs (Chamfer sees size and place before shape)"}
 
 
-def metrics_rows(m: CloudMetrics) -> list[list[Any]]:
-    """The metrics table: metric, generated, real (perfect generator), what is better."""
+def metrics_rows(m: CloudMetrics, kind: str) -> list[list[Any]]:
+    """The metrics table of an eval of ``kind`` (faces, glyphs, dataset): metric, generated, real (perfect generator), what is better."""
     r = m.real
     rows: list[list[Any]] = []
     if m.prompt_accuracy is not None:
-        for k in ("orientation", "expression", "joint"):
+        for k in m.prompt_accuracy:  # each scored label, then joint
             rows.append([f"prompt accuracy: {k}", _pct(m.prompt_accuracy[k]), _pct(r.prompt_accuracy[k]) if r and r.prompt_accuracy else "—", "higher; real = scorer's ceiling"])
     cs, rs = m.chamfer_sets, r.chamfer_sets if r else None
     rows += [
@@ -63,7 +72,7 @@ def metrics_rows(m: CloudMetrics) -> list[list[Any]]:
         ["COV (Chamfer)", _pct(cs.cov), _pct(rs.cov) if rs else "—", "higher"],
         ["Chamfer to reference", _num(m.chamfer_to_ref), _num(r.chamfer_to_ref) if r else "—", "lower"],
         [f"EMD to reference ({m.emd_points or '—'} points)", _num(m.emd_to_ref), _num(r.emd_to_ref) if r else "—", "lower"],
-        ["retrieval@1 (Chamfer)", _pct(m.retrieval), _pct(r.retrieval) if r else "—", _RETRIEVAL_FACES if m.prompt_accuracy is not None else "higher"],
+        ["retrieval@1 (Chamfer)", _pct(m.retrieval), _pct(r.retrieval) if r else "—", _RETRIEVAL.get(kind, "higher") if m.prompt_accuracy is not None else "higher"],
     ]
     if m.emd_sets is not None:
         es, res = m.emd_sets, r.emd_sets if r else None
@@ -76,30 +85,44 @@ def metrics_rows(m: CloudMetrics) -> list[list[Any]]:
 
 
 def kind_rows(kinds: dict[str, Any]) -> list[list[Any]]:
-    """One row per kind of prompt: its count, and accuracy generated vs on real faces (o / e / both)."""
+    """One row per kind of prompt: its count, and accuracy generated vs on real pictures (each label / joint)."""
 
-    def three(acc: dict[str, float] | None) -> str:
-        return "—" if acc is None else " / ".join(_pct(acc[k]) for k in ("orientation", "expression", "joint"))
+    def each(acc: dict[str, float] | None) -> str:
+        return "—" if acc is None else " / ".join(_pct(v) for v in acc.values())
 
-    return [[kind, str(v["n"]), three(v["generated"]), three(v["real"])] for kind, v in kinds.items()]
+    return [[kind, str(v["n"]), each(v["generated"]), each(v["real"])] for kind, v in kinds.items()]
+
+
+def chance_text(source: LabelledSource) -> str:
+    """``"orientation 20%, expression 14.3%, joint 2.9%"``: what guessing scores on each label."""
+    sizes = {n: len(v) for n, v in source.classes().items() if n in source.labels}
+    joint = 1.0
+    for n in source.labels:
+        joint /= sizes[n]
+    return ", ".join([*(f"{n} {_chance(1 / sizes[n])}" for n in source.labels), f"joint {_chance(joint)}"])
 
 
 def _render(res: EvalResult, grid: Path, numbers: Path) -> None:
+    from pointdiff.evaluate import LABELLED_SOURCES
+
     s = res.settings
+    source = LABELLED_SOURCES.get(res.kind)
     console.print(
         f"model: {escape(res.run)} (step {res.step}); {res.kind} eval, {res.metrics.n} prompts; "
         f"{s['solver']} × {s['steps']} steps, guidance {s['guidance']:g}, seed {s['seed']}, {s['num_points']} points"
     )
-    real = "real held-out" if res.kind == "faces" else "real"
-    console.print(table("evaluation", ["metric", "generated", real, "better"], metrics_rows(res.metrics), justify_numbers=False))
-    if len(res.prompt_kinds) > 1:
-        console.print(table("prompt accuracy by kind of prompt: orientation / expression / both", ["prompts", "n", "generated", "real faces"], kind_rows(res.prompt_kinds), justify_numbers=False))
+    real = "real held-out" if source is not None else "real"
+    console.print(table("evaluation", ["metric", "generated", real, "better"], metrics_rows(res.metrics, res.kind), justify_numbers=False))
+    if source is not None and len(res.prompt_kinds) > 1:
+        labels = " / ".join([*source.labels, "both" if len(source.labels) == 2 else "all"])
+        console.print(table(f"prompt accuracy by kind of prompt: {labels}", ["prompts", "n", "generated", f"real {source.noun}"], kind_rows(res.prompt_kinds), justify_numbers=False))
+        style = "the reference's prompt style" if source.name == "faces" else "a fixed short form in training words"
         console.print(
-            "Real faces minus generated, for the training captions, is what drawing loses; training captions minus "
-            "held-out paraphrases is what understanding loses (canonical: the reference's prompt style)."
+            f"Real {source.noun} minus generated, for the training captions, is what drawing loses; training captions minus "
+            f"held-out paraphrases is what understanding loses (canonical: {style})."
         )
-    if res.scorer:
-        console.print(f"scorer: {res.scorer} (fitted on other real faces); chance: orientation 20%, expression 14.3%, joint 2.9%")
+    if res.scorer and source is not None:
+        console.print(f"scorer: {res.scorer} (fitted on other real {source.noun}); chance: {chance_text(source)}")
     for note in res.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"grid: {escape(str(grid))}")
@@ -112,7 +135,7 @@ def register(app: typer.Typer) -> None:
     @app.command("eval", help=HELP)
     def eval_cmd(
         model: Optional[Path] = typer.Argument(None, help="Run or checkpoint folder (default: the workspace's latest run)."),
-        num_samples: int = typer.Option(2, "--num-samples", "--num-images-per-prompt", "-n", help="Faces: clouds per orientation × expression (35 combinations); other data: samples per picture in the grid."),
+        num_samples: int = typer.Option(2, "--num-samples", "--num-images-per-prompt", "-n", help="Built-in labelled data: clouds per label combination (faces: 35 orientation × expression pairs; glyphs: 62 characters); other data: samples per picture in the grid."),
         steps: Optional[int] = typer.Option(None, "--steps", "--num-inference-steps", help="Solver steps (default: the run's own)."),
         solver: Optional[str] = typer.Option(None, "--solver", help="euler, midpoint, heun, rk4 or adaptive (default: the run's own)."),
         guidance: Optional[float] = typer.Option(None, "--guidance", "--guidance-scale", help="Classifier-free guidance scale, 1 = off (default: the run's own)."),
@@ -122,7 +145,7 @@ def register(app: typer.Typer) -> None:
         scorer: str = typer.Option("classifier", "--scorer", help="Prompt-accuracy judge: classifier (density CNN) or nearest (1-NN by Chamfer)."),
         max_prompts: int = typer.Option(64, "--max-prompts", help="Other data: pictures evaluated, spread over the dataset."),
         dataset: Optional[Path] = typer.Option(None, "--dataset", help="Evaluate against this dataset instead of the one the model was trained on."),
-        prompt_kinds: bool = typer.Option(True, "--prompt-kinds/--no-prompt-kinds", help="Faces: also score the run's training captions and canonical prompts, beside the held-out paraphrases."),
+        prompt_kinds: bool = typer.Option(True, "--prompt-kinds/--no-prompt-kinds", help="Built-in labelled data: also score the run's training captions and canonical prompts, beside the held-out paraphrases."),
         set_emd: bool = typer.Option(False, "--set-emd", help="Also MMD / COV / 1-NNA by exact EMD (slow: minutes)."),
         no_emd: bool = typer.Option(False, "--no-emd", help="Skip EMD to reference."),
         emd_points: int = typer.Option(512, "--emd-points", help="EMD on this many points per cloud (exact assignment, O(n³): 1024 takes ~0.1-1 s per cloud)."),

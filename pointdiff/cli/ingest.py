@@ -18,8 +18,9 @@ from pointdiff.progress import ProgressFn
 HELP = """Turn images into a dataset of point clouds (every ink pixel kept).
 
 SRC is a folder of images (png, jpg, jpeg, webp, bmp, gif first frame), a folder of
-video frames (with --every), or the built-in face renderer: builtin:faces or
-builtin:faces-video.
+video frames (with --every), or a built-in labelled source: the face renderer
+(builtin:faces or builtin:faces-video) or letters and digits set in real fonts
+(builtin:glyphs).
 
 Captions are picked up from a metadata.jsonl in the folder (file_name + text, the
 diffusers image-folder convention; other keys become labels) or from sidecar
@@ -35,6 +36,7 @@ Examples:
   pointdiff ingest photos/ --recursive --out data/photos
   pointdiff ingest frames/ --every 6 --threshold 100
   pointdiff ingest builtin:faces --descriptions --overwrite
+  pointdiff ingest builtin:glyphs --count 620 --out data/glyphs
 """
 
 
@@ -83,15 +85,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest", help=HELP)
     def ingest_cmd(
-        src: str = typer.Argument(..., metavar="SRC", help="Folder of images / frames, or builtin:faces, builtin:faces-video.", show_default=False),
+        src: str = typer.Argument(..., metavar="SRC", help="Folder of images / frames, or builtin:faces, builtin:faces-video, builtin:glyphs.", show_default=False),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create. Default: WORKSPACE/dataset.", show_default=False),
         threshold: Optional[int] = typer.Option(None, help="Ink is a gray pixel (0-255) darker than this; default 128. Raise it for faint pencil, lower it for grey paper or noisy scans.", show_default=False),
         max_size: Optional[int] = typer.Option(None, "--max-size", help="Shrink the longer side to this many pixels first, so a photo keeps its shape without millions of ink pixels. Default 512.", show_default=False),
         recursive: Optional[bool] = typer.Option(None, "--recursive/--no-recursive", "-r", help="Also read subfolders; ids keep them (sub/photo). Default: no.", show_default=False),
         every: Optional[int] = typer.Option(None, help="Keep every Nth file per folder in natural order (frame2 before frame10); default 1. For video frames, e.g. --every 6 like the reference.", show_default=False),
-        count: Optional[int] = typer.Option(None, help="builtin only: faces (or video frames, before --every) to render. Default 600.", show_default=False),
+        count: Optional[int] = typer.Option(None, help="builtin only: faces, glyphs (or video frames, before --every) to render. Default 600.", show_default=False),
         seed: Optional[int] = common.SeedOpt,
-        descriptions: Optional[bool] = typer.Option(None, "--descriptions/--no-descriptions", help="builtin only: also write each face's long description to captions.jsonl, as `pointdiff caption` would. Default: no.", show_default=False),
+        descriptions: Optional[bool] = typer.Option(None, "--descriptions/--no-descriptions", help="builtin:faces only: also write each face's long description to captions.jsonl, as `pointdiff caption` would. Default: no.", show_default=False),
         contact_sheet: Optional[int] = typer.Option(None, "--contact-sheet", help="Clouds drawn on contact_sheet.png, spread over the dataset; 0 for none. Default 36.", show_default=False),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset at --out, with everything in it (captions, embeddings)."),
         workspace: Optional[Path] = common.WorkspaceOpt,

@@ -6,6 +6,7 @@ Usage (``pointdiff ingest`` is a thin wrapper around this)::
     report = ingest("photos/", "pointdiff-work/dataset", IngestConfig(recursive=True))
     report = ingest("frames/", "data/video", IngestConfig(every=6))         # every 6th frame
     report = ingest("builtin:faces", "data/faces", IngestConfig(count=600, seed=0))
+    report = ingest("builtin:glyphs", "data/glyphs", IngestConfig(count=620, seed=0))
 
 Which files a source gives, in what order and with what captions is
 :mod:`pointdiff.data.sources`; this module turns them into ink.
@@ -34,7 +35,7 @@ from PIL import Image
 from pointdiff import __version__
 from pointdiff.data.dataset import CAPTIONS_FILE, CONTACT_SHEET_FILE, Dataset, DatasetWriter, PointSampler, Record, Rejection
 from pointdiff.data.images import IMAGE_EXTENSIONS, ImageError, ink_pixels, load_grayscale
-from pointdiff.data.sources import BUILTIN_ONLY, BUILTIN_PREFIX, DESCRIBED_BY, BuiltinSettings, Candidate, parse_source, render_builtin, scan_folder
+from pointdiff.data.sources import BUILTIN_ONLY, BUILTIN_PREFIX, DESCRIBED_BY, BuiltinSettings, Candidate, builtin_names, parse_source, render_builtin, scan_folder
 from pointdiff.data.staging import check_out, staged
 from pointdiff.errors import PointdiffError
 from pointdiff.lock import exclusive
@@ -66,9 +67,9 @@ class IngestConfig:
     recursive: bool = False  # also read subfolders (ids keep the subfolder: "sub/photo")
     every: int = 1  # keep every Nth file per folder in natural order (video frames; reference: 6)
     # Built-in sources only. None means "not given": a folder refuses any that is given, and a
-    # built-in source uses the default in BuiltinSettings (600 faces, seed 0, no descriptions).
-    count: int | None = None  # faces (or video frames) to render
-    seed: int | None = None  # same seed, same faces
+    # built-in source uses the default in BuiltinSettings (600 pictures, seed 0, no descriptions).
+    count: int | None = None  # faces, glyphs (or video frames) to render
+    seed: int | None = None  # same seed, same pictures
     descriptions: bool | None = None  # also write long descriptions to captions.jsonl
     contact_sheet: int = 36  # clouds on contact_sheet.png, spread over the dataset (0: none)
 
@@ -189,7 +190,7 @@ def _validate(cfg: IngestConfig, builtin: bool) -> None:
     given = cfg.builtin_given()
     if given and not builtin:
         flags = ", ".join("--" + name for name in given)
-        raise PointdiffError(f"{flags}: only for builtin:faces / builtin:faces-video, not for a folder")
+        raise PointdiffError(f"{flags}: only for a built-in source ({builtin_names()}), not for a folder")
     if not 1 <= cfg.threshold <= 255:
         raise PointdiffError(f"threshold must be 1-255 (ink is gray < threshold), got {cfg.threshold}")
     if cfg.max_size < 8:
@@ -203,13 +204,14 @@ def _validate(cfg: IngestConfig, builtin: bool) -> None:
 
 
 def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, overwrite: bool = False, progress: ProgressFn | None = None) -> IngestReport:
-    """Build the dataset folder ``out`` from ``src`` (a folder or ``builtin:faces[-video]``).
+    """Build the dataset folder ``out`` from ``src`` (a folder or a built-in source).
 
     Args:
-        src: a folder of images / frames, or ``"builtin:faces"`` / ``"builtin:faces-video"``.
+        src: a folder of images / frames, or ``"builtin:faces"`` / ``"builtin:faces-video"`` /
+            ``"builtin:glyphs"``.
         out: the dataset folder to create (replaced only if ``overwrite``).
         cfg: threshold, max_size, recursive, every, contact_sheet; count, seed and
-            descriptions for a built-in source only.
+            descriptions (faces only) for a built-in source only.
         overwrite: replace an existing dataset at ``out`` (all of it).
         progress: called as ``progress(done, total, taken=, rejected=)`` per input.
 

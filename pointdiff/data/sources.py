@@ -7,9 +7,10 @@ Sources:
 * The same with ``every=N``: in each folder, files are put in natural order (``frame2`` before
   ``frame10``) and every Nth is kept, starting with the first (video frames next to each other
   are near copies; the reference kept every 6th).
-* ``builtin:faces`` / ``builtin:faces-video``: :mod:`pointdiff.data.faces` renders ``count``
-  faces (or frames) for ``seed``; the PNGs are written to ``DATASET/images/`` and then read
-  back exactly like a folder, with their true labels and caption.
+* A built-in source (:data:`BUILTIN_SOURCES`): ``builtin:faces`` / ``builtin:faces-video``
+  (:mod:`pointdiff.data.faces`) or ``builtin:glyphs`` (:mod:`pointdiff.data.glyphs`) renders
+  ``count`` pictures (or frames) for ``seed``; the PNGs are written to ``DATASET/images/``
+  and then read back exactly like a folder, with their true labels and caption.
 
 Captions come from a ``metadata.jsonl`` (diffusers image folder: ``file_name`` relative to
 the folder holding the file, ``text`` or ``caption``; other keys become labels) or else from a
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,6 @@ from pointdiff.data.images import IMAGE_EXTENSIONS
 from pointdiff.errors import PointdiffError
 
 BUILTIN_PREFIX = "builtin:"
-BUILTIN_SOURCES = {"faces": False, "faces-video": True}  # name -> video mode
 SIDECAR_EXTENSIONS = (".txt", ".caption")  # kohya; the first one found wins
 CAPTION_KEYS = ("text", "caption")  # metadata.jsonl keys holding the caption, first wins
 DESCRIBED_BY = f"{BUILTIN_PREFIX}faces"  # "model" of the long descriptions in captions.jsonl: the renderer
@@ -46,12 +46,52 @@ DESCRIBED_BY = f"{BUILTIN_PREFIX}faces"  # "model" of the long descriptions in c
 class BuiltinSettings:
     """What a built-in source renders: the settings only built-in sources take, with defaults."""
 
-    count: int = 600  # faces (or video frames, before ``every``) to render; 600 takes seconds
-    seed: int = 0  # same seed, same faces
-    descriptions: bool = False  # also write each face's long description to captions.jsonl
+    count: int = 600  # pictures (or video frames, before ``every``) to render; 600 takes seconds
+    seed: int = 0  # same seed, same pictures
+    descriptions: bool = False  # also write each face's long description to captions.jsonl (faces only)
 
 
 BUILTIN_ONLY = tuple(f.name for f in fields(BuiltinSettings))  # settings a folder refuses
+
+
+@dataclass(frozen=True)
+class BuiltinSource:
+    """A built-in renderer: what ``builtin:NAME`` draws.
+
+    ``samples(count, seed, every)`` yields objects with ``.id``, ``.image``, ``.labels``,
+    ``.caption`` (and ``.description`` when ``describes``), imported only when called.
+    """
+
+    samples: Callable[[int, int, int], Iterator[Any]]
+    info: dict[str, Any]  # what dataset.json records besides count and seed
+    describes: bool = False  # has long descriptions (``--descriptions``)
+
+
+def _faces(video: bool) -> Callable[[int, int, int], Iterator[Any]]:
+    def samples(count: int, seed: int, every: int) -> Iterator[Any]:
+        from pointdiff.data.faces import iter_faces  # the renderer is only needed for builtin sources
+
+        return iter_faces(count, seed=seed, video=video, every=every)
+
+    return samples
+
+
+def _glyphs(count: int, seed: int, every: int) -> Iterator[Any]:
+    from pointdiff.data.glyphs import iter_glyphs
+
+    return iter_glyphs(count, seed=seed, every=every)
+
+
+BUILTIN_SOURCES: dict[str, BuiltinSource] = {
+    "faces": BuiltinSource(_faces(False), {"video": False}, describes=True),
+    "faces-video": BuiltinSource(_faces(True), {"video": True}, describes=True),
+    "glyphs": BuiltinSource(_glyphs, {}),
+}
+
+
+def builtin_names() -> str:
+    """``"builtin:faces, builtin:faces-video, builtin:glyphs"``: for messages and help."""
+    return ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES)
 
 
 @dataclass
@@ -91,12 +131,12 @@ def parse_source(src: str | Path) -> tuple[str | None, Path | None]:
     if s.startswith(BUILTIN_PREFIX):
         name = s[len(BUILTIN_PREFIX) :]
         if name not in BUILTIN_SOURCES:
-            raise PointdiffError(f"unknown built-in source {s!r}; known: {', '.join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES)}")
+            raise PointdiffError(f"unknown built-in source {s!r}; known: {builtin_names()}")
         return name, None
     root = Path(os.path.normpath(Path(src).absolute()))  # normalised: compared with scanned paths
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
-        raise PointdiffError(f"{src} {what}; give a folder of images (or builtin:faces / builtin:faces-video)")
+        raise PointdiffError(f"{src} {what}; give a folder of images (or a built-in source: {builtin_names()})")
     return None, root
 
 
@@ -234,26 +274,31 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
 
 
 def render_builtin(name: str, root: Path, settings: BuiltinSettings, every: int = 1) -> Found:
-    """The faces of built-in source ``name``, rendered into ``root/images`` as they are reached.
+    """The pictures of built-in source ``name``, rendered into ``root/images`` as they are reached.
 
     Each PNG is written first and then read back like any folder image, so built-in and user
     images go through exactly the same conversion.
-    """
-    from pointdiff.data.faces import iter_faces  # the renderer is only needed for builtin sources
 
+    Raises:
+        PointdiffError: long descriptions asked of a source that has none.
+    """
+    source = BUILTIN_SOURCES[name]
+    if settings.descriptions and not source.describes:
+        having = ", ".join(BUILTIN_PREFIX + n for n, s in BUILTIN_SOURCES.items() if s.describes)
+        raise PointdiffError(f"--descriptions: {BUILTIN_PREFIX}{name} has no long descriptions (only {having})")
     images = root / IMAGES_DIR
     images.mkdir()
-    kept = -(-settings.count // every)  # frames kept by ``every``; the renderer never draws the others
-    info = {"count": settings.count, "seed": settings.seed, "video": BUILTIN_SOURCES[name]}
+    kept = -(-settings.count // every)  # samples kept by ``every``; the renderer never draws the others
+    info = {"count": settings.count, "seed": settings.seed, **source.info}
 
     def candidates() -> Iterator[Candidate]:
         used: set[str] = set()
-        for face in iter_faces(settings.count, seed=settings.seed, video=BUILTIN_SOURCES[name], every=every):
-            sid = _unique_id(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(face.id)), used)
+        for sample in source.samples(settings.count, settings.seed, every):
+            sid = _unique_id(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(sample.id)), used)
             path = images / f"{sid}.png"
             # Level 1: line art compresses almost as well as at the default 6, several times faster.
-            face.image.save(path, format="PNG", compress_level=1)
-            description = face.description if settings.descriptions else None
-            yield Candidate(path, f"{IMAGES_DIR}/{sid}.png", sid, face.caption, f"{BUILTIN_PREFIX}{name}", dict(face.labels), description)
+            sample.image.save(path, format="PNG", compress_level=1)
+            description = sample.description if settings.descriptions else None
+            yield Candidate(path, f"{IMAGES_DIR}/{sid}.png", sid, sample.caption, f"{BUILTIN_PREFIX}{name}", dict(sample.labels), description)
 
     return Found(candidates(), kept, info, files_seen=settings.count, skipped_by_every=settings.count - kept)

@@ -22,8 +22,9 @@ from pointdiff.checkpoint import LoadedRun
 from pointdiff.data.dataset import MANIFEST_FILE
 from pointdiff.errors import PointdiffError
 from pointdiff.evaluate.kinds import HELD_OUT, accuracy_by_kind, canonical_prompt_set, training_prompt_set
+from pointdiff.evaluate.labelled import LABELLED_SOURCES, labelled_source
 from pointdiff.evaluate.scoring import CloudMetrics, evaluate_clouds, evaluate_real
-from pointdiff.evaluate.sets import REAL_SEED, REFERENCE_SEED, SCORER_SEED, EvalSet, dataset_eval_set, faces_eval_set, get_scorer
+from pointdiff.evaluate.sets import REAL_SEED, REFERENCE_SEED, SCORER_SEED, EvalSet, dataset_eval_set, get_scorer, labelled_eval_set
 from pointdiff.metrics import ClassifierScorer, NearestCloudScorer, Scorer
 from pointdiff.pipeline import Generation, Pipeline
 from pointdiff.progress import ProgressFn, report
@@ -33,7 +34,7 @@ from pointdiff.progress import ProgressFn, report
 class EvalConfig:
     """What `pointdiff eval` measures and how; ``None`` sampling fields take the run's defaults."""
 
-    num_samples: int = 2  # faces: clouds per orientation × expression (35 combos); dataset: per picture
+    num_samples: int = 2  # labelled: clouds per combination (faces: 35 orientation × expression; glyphs: 62 characters); dataset: per picture
     steps: int | None = None  # solver steps (None: the run's own default)
     solver: str | None = None  # euler | midpoint | heun | rk4 | adaptive
     guidance: float | None = None  # classifier-free guidance scale (1 = off)
@@ -42,21 +43,21 @@ class EvalConfig:
     num_points: int = 1024  # points per cloud, generated and reference (the reference recipe's)
     max_prompts: int = 64  # dataset mode: pictures evaluated (spread over the dataset)
     scorer: str = "classifier"  # classifier (chosen by measurement, see docs/measurement.md) | nearest
-    scorer_faces: int = 1050  # real faces the scorer learns from (30 per combination)
+    scorer_count: int | None = None  # real pictures the scorer learns from (None: the source's own scorer_count)
     emd: bool = True  # EMD to reference (one exact assignment per cloud)
     # Exact assignment on 1024 points takes 0.1-1 s per pair here (it depends on the shapes);
     # on 512-point subsets 10-20x less. None: all points.
     emd_points: int | None = 512
     set_emd: bool = False  # MMD / COV / 1-NNA by EMD too (O(n²) exact assignments: minutes)
     grid_rows: int = 12  # prompts shown in the picture grid
-    prompt_kinds: bool = True  # faces: also score training captions and canonical prompts (drawing vs understanding)
+    prompt_kinds: bool = True  # labelled: also score training captions and canonical prompts (drawing vs understanding)
 
 
 @dataclass
 class EvalResult:
     """What `pointdiff eval` reports and writes."""
 
-    kind: str  # faces | dataset
+    kind: str  # a labelled source's name (faces, glyphs) | dataset
     run: str  # the checkpoint folder
     run_name: str  # its run folder's name
     step: int | None
@@ -67,7 +68,7 @@ class EvalResult:
     prompts: list[str]
     clouds: Tensor  # the generated clouds, one per prompt
     evalset: EvalSet
-    # faces: prompt accuracy per kind of prompt (training captions / canonical / held-out paraphrases),
+    # labelled: prompt accuracy per kind of prompt (training captions / canonical / held-out paraphrases),
     # each {"n", "generated", "real"}: which of drawing and understanding fails
     prompt_kinds: dict[str, Any] = field(default_factory=dict)
 
@@ -87,11 +88,6 @@ def training_source(meta: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return source, info
 
 
-def is_faces_source(info: dict[str, Any]) -> bool:
-    """Was this dataset rendered by the built-in face renderer (so true labels exist)?"""
-    return str(info.get("source", "")).startswith("builtin:faces")
-
-
 def evaluate_run(
     run: LoadedRun | Pipeline,
     cfg: EvalConfig | None = None,
@@ -109,12 +105,17 @@ def evaluate_run(
     Args:
         run: the model, its meta and encoder.
         cfg: what to measure.
-        cache_dir: where rendered eval faces and the trained scorer are kept between calls.
-        dataset: the dataset to evaluate against when the run's own is not a built-in faces
-            set (default: the one it was trained on).
-        encoder: a loaded TextEncoder for faces mode (default: load the run's); ignored for a Pipeline.
+        cache_dir: where rendered eval pictures and the trained scorer are kept between calls.
+        dataset: the dataset to evaluate against instead of the one the run was trained on
+            (always in dataset mode: set metrics and distances, no prompt accuracy).
+        encoder: a loaded TextEncoder for labelled mode (default: load the run's); ignored for a Pipeline.
         progress: ``progress(done, total, stage=...)`` over the stages.
-        scorer: a fitted scorer to use instead of ``cfg.scorer`` (faces mode).
+        scorer: a fitted scorer to use instead of ``cfg.scorer`` (labelled mode); it must read
+            every label the source scores.
+
+    A run trained on a built-in labelled source (:mod:`pointdiff.evaluate.labelled`: faces,
+    glyphs; told by its dataset's ``dataset.json``) is evaluated on freshly rendered pictures
+    of that source, with prompt accuracy; any other in dataset mode.
     """
     cfg = cfg or EvalConfig()
     pipe = run if isinstance(run, Pipeline) else Pipeline(run, encoder=encoder)
@@ -123,18 +124,22 @@ def evaluate_run(
     notes: list[str] = []
     stages = 5
     report(progress, 0, stages, stage="reference clouds")
-    if is_faces_source(info) and dataset is None:
-        kind = "faces"
+    labelled = labelled_source(info) if dataset is None else None
+    if labelled is not None:
+        kind = labelled.name
         if info.get("seed") in (SCORER_SEED, REFERENCE_SEED, REAL_SEED):
             notes.append(f"the training set was rendered with seed {info['seed']}, one of the eval's own: held-out numbers are not held out")
-        evalset = faces_eval_set(cfg.num_samples, cfg.num_points, cache_dir)
+        if scorer is not None and not set(labelled.labels) <= set(scorer.label_names):
+            raise PointdiffError(f"the scorer reads {', '.join(scorer.label_names)}; a run trained on builtin:{kind} is scored on {', '.join(labelled.labels)}")
+        evalset = labelled_eval_set(labelled, cfg.num_samples, cfg.num_points, cache_dir)
     else:
         kind = "dataset"
         root = dataset or source
         if root is None or not (Path(root) / MANIFEST_FILE).exists():
             raise PointdiffError(f"cannot find the dataset this run was trained on ({source}); pass one with --dataset")
         evalset = dataset_eval_set(root, cfg.max_prompts, cfg.num_points)
-        notes.append("prompt accuracy needs labelled pictures (the built-in faces); this dataset gets set metrics and distances only")
+        known = ", ".join(f"builtin:{n}" for n in LABELLED_SOURCES)
+        notes.append(f"prompt accuracy needs labelled pictures (a built-in labelled source: {known}); this dataset gets set metrics and distances only")
     report(progress, 1, stages, stage="prompt vectors")
     if evalset.cond is None:
         evalset.cond = pipe.encode(evalset.prompts)
@@ -155,25 +160,25 @@ def evaluate_run(
     gen = draw(evalset.prompts, evalset.cond, cfg.num_samples if kind == "dataset" else 1)
     all_clouds = gen.points
     report(progress, 3, stages, stage="scorer")
-    if kind == "faces" and scorer is None:
-        scorer = get_scorer(cfg.scorer, cfg.scorer_faces, cache_dir)
-    elif kind != "faces":
+    if labelled is not None and scorer is None:
+        scorer = get_scorer(cfg.scorer, cfg.scorer_count, cache_dir, source=labelled)
+    elif labelled is None:
         scorer = None
     report(progress, 4, stages, stage="metrics")
     metrics = evaluate_clouds(all_clouds[:, 0], evalset, scorer, cfg.emd, cfg.set_emd, emd_points=cfg.emd_points)
     metrics.real = evaluate_real(evalset, scorer, cfg.emd, cfg.set_emd, cfg.emd_points)
     by_kind: dict[str, Any] = {}
-    if kind == "faces" and scorer is not None and metrics.prompt_accuracy is not None:
+    if labelled is not None and scorer is not None and metrics.prompt_accuracy is not None:
         real_acc = metrics.real.prompt_accuracy if metrics.real is not None else None
         by_kind[HELD_OUT] = {"n": metrics.n, "generated": metrics.prompt_accuracy, "real": real_acc}
         if cfg.prompt_kinds:
-            sets = [canonical_prompt_set(cfg.num_samples)]
-            own = training_prompt_set(source, pipe.run.encoder, cfg.num_samples, cfg.num_points) if source else None
+            sets = [canonical_prompt_set(evalset.labels or [], labelled)]
+            own = training_prompt_set(source, pipe.run.encoder, labelled, cfg.num_samples, cfg.num_points) if source else None
             if own is None:
                 notes.append("training-caption accuracy needs the run's training dataset with its embeddings; not found, so not measured")
             else:
                 sets.insert(0, own)
-            by_kind = {**accuracy_by_kind(sets, lambda ps: draw(ps.prompts, ps.cond).points[:, 0], scorer), **by_kind}
+            by_kind = {**accuracy_by_kind(sets, lambda ps: draw(ps.prompts, ps.cond).points[:, 0], scorer, labelled.labels), **by_kind}
     report(progress, 5, stages, stage="done")
     settings = {**gen.settings, "num_points": cfg.num_points, "num_samples": cfg.num_samples}
     scorer_name = (cfg.scorer if isinstance(scorer, (ClassifierScorer, NearestCloudScorer)) else type(scorer).__name__) if scorer is not None else None
@@ -186,7 +191,7 @@ def save_grid(result: EvalResult, path: str | Path, rows: int = 12) -> Path:
 
     ev = result.evalset
     n_prompts, reps = result.clouds.shape[:2]
-    if ev.kind == "faces":
+    if ev.labels is not None:  # a labelled source: one row per label combination
         per_group: dict[int, list[int]] = {}
         for i, grp in enumerate(ev.groups):
             per_group.setdefault(grp, []).append(i)
@@ -198,7 +203,7 @@ def save_grid(result: EvalResult, path: str | Path, rows: int = 12) -> Path:
             idx = per_group[grp]
             lab = ev.labels[idx[0]] if ev.labels else {}
             panels.append(ev.reference[idx[0]].numpy())
-            titles.append(f"real: {lab.get('orientation', '')} · {lab.get('expression', '')}")
+            titles.append("real: " + " · ".join(str(lab.get(n, "")) for n in ev.label_names))
             for i in idx:
                 panels.append(result.clouds[i, 0].numpy())
                 titles.append(textwrap.shorten(ev.prompts[i], 60, placeholder="…"))  # save_cloud_grid wraps it to the panel

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pointdiff.evaluate.sets import LABELS, EvalSet
+from pointdiff.evaluate.sets import EvalSet
 from pointdiff.metrics import Scorer, chamfer_matrix, emd, label_accuracy, set_metrics
 from pointdiff.metrics.sets import SetMetrics
 
@@ -32,7 +32,7 @@ class CloudMetrics:
     emd_to_ref: float | None = None  # EMD to that same reference cloud (exact, on emd_points-point subsets)
     emd_points: int | None = None  # points per cloud the EMD was computed on (None: all)
     emd_sets: SetMetrics | None = None
-    prompt_accuracy: dict[str, float] | None = None  # orientation / expression / joint (faces)
+    prompt_accuracy: dict[str, float] | None = None  # each scored label + joint (labelled sources)
     real: "CloudMetrics | None" = None  # the same for a second real set: the ceiling / floor
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def evaluate_clouds(
         out.emd_points = k or clouds.shape[1]
     labels = labels if labels is not None else evalset.labels
     if scorer is not None and labels is not None:
-        out.prompt_accuracy = label_accuracy(scorer.predict(clouds), labels, LABELS)
+        out.prompt_accuracy = label_accuracy(scorer.predict(clouds), labels, evalset.label_names or scorer.label_names)
     return out
 
 

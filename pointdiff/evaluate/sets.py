@@ -1,14 +1,16 @@
-"""What generated clouds are compared with: held-out built-in faces, or a dataset's own pictures.
+"""What generated clouds are compared with: held-out built-in labelled pictures, or a dataset's own.
 
-* :func:`faces_eval_set`: freshly rendered faces that no training run saw (fixed seeds far
-  from the usual ones), ``per_combo`` per orientation × expression, each with a held-out
-  paraphrase of its labels as the prompt, and a second real set laid out the same way (what
-  a perfect generator would score).
+* :func:`labelled_eval_set`: freshly rendered pictures of a built-in labelled source (faces,
+  glyphs; :mod:`pointdiff.evaluate.labelled`) that no training run saw (fixed seeds far from
+  the usual ones), ``per_combo`` per label combination (faces: orientation × expression;
+  glyphs: character, each in a random style), each with a held-out paraphrase of its labels
+  as the prompt, and a second real set laid out the same way (what a perfect generator
+  would score). :func:`faces_eval_set` is it for the faces.
 * :func:`dataset_eval_set`: up to ``max_prompts`` of a dataset's pictures with their own
   text vectors.
-* :func:`get_scorer`: the prompt-accuracy judge, fitted on yet other real faces and cached.
+* :func:`get_scorer`: the prompt-accuracy judge, fitted on yet other real pictures and cached.
 
-Faces are rendered through the real ingest path, so they become points exactly as a
+Pictures are rendered through the real ingest path, so they become points exactly as a
 training dataset's do.
 """
 
@@ -16,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pointdiff.data.dataset import EMBEDDINGS_FILE, MANIFEST_FILE, Dataset, PointSampler
+from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
 from pointdiff.errors import PointdiffError
+from pointdiff.evaluate.labelled import FACES, LabelledSource
 from pointdiff.metrics import ClassifierScorer, NearestCloudScorer, Scorer, chamfer_matrix
 from pointdiff.progress import ProgressFn
 
-LABELS = ("orientation", "expression")
 # Seeds of the eval's own renders: far from the seeds people ingest with (0, 1, 42, ...),
-# and distinct, so the scorer never sees the faces it is tested on.
+# and distinct, so the scorer never sees the pictures it is tested on.
 SCORER_SEED = 9_100_001
 REFERENCE_SEED = 9_100_002
 REAL_SEED = 9_100_003
@@ -48,16 +48,17 @@ class EvalSet:
     Prompt ``i`` describes every reference whose group equals ``groups[i]``.
     """
 
-    kind: str  # "faces" | "dataset"
+    kind: str  # a labelled source's name ("faces", "glyphs") | "dataset"
     prompts: list[str]
     groups: list[int]
     reference: Tensor  # [R, P, 2]
     reference_groups: list[int]
-    labels: list[dict[str, str]] | None = None  # per prompt (faces)
+    labels: list[dict[str, str]] | None = None  # per prompt (labelled sources)
     reference_labels: list[dict[str, str]] | None = None
     cond: Tensor | None = None  # [len(prompts), D] when the vectors are known (dataset); else encode prompts
-    real: Tensor | None = None  # a second real set laid out like the prompts (faces): a perfect generator
+    real: Tensor | None = None  # a second real set laid out like the prompts (labelled): a perfect generator
     real_labels: list[dict[str, str]] | None = None
+    label_names: tuple[str, ...] = ()  # the labels prompt accuracy scores
     _d_rr: np.ndarray | None = field(default=None, repr=False)
 
     def d_rr(self) -> np.ndarray:
@@ -67,85 +68,52 @@ class EvalSet:
         return self._d_rr
 
 
-def renderer_version() -> str:
-    """A hash of the face renderer's source: cached renders and scorers are redone when it changes."""
-    from pointdiff.data import faces
+def labelled_eval_set(
+    source: LabelledSource,
+    per_combo: int,
+    num_points: int = 1024,
+    cache_dir: str | Path | None = None,
+    with_real: bool = True,
+    progress: ProgressFn | None = None,
+) -> EvalSet:
+    """Held-out pictures of ``source``: ``per_combo`` references per label combination, a held-out prompt each.
 
-    path = Path(faces.__file__)
-    files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]  # a module or a package
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def render_faces(count: int, seed: int, cache_dir: str | Path | None = None, progress: ProgressFn | None = None) -> tuple[PointSampler, list[dict[str, str]]]:
-    """Render ``count`` built-in faces for ``seed`` through the real ingest path: (points, labels).
-
-    Going through :func:`pointdiff.data.ingest.ingest` makes these clouds exactly like a
-    training dataset's (same image size, threshold, pixel-to-point mapping). With
-    ``cache_dir`` the dataset is kept there and reused.
+    A prompt names all of its reference's scored labels (a glyph's style too); its group is
+    the combination. With ``with_real``, a second, independent set of real pictures laid out
+    the same way.
     """
-    from pointdiff.data.ingest import IngestConfig, ingest
-
-    tmp = None
-    if cache_dir is None:
-        tmp = Path(tempfile.mkdtemp(prefix="pointdiff-faces-"))
-        root = tmp / "faces"
-    else:
-        root = Path(cache_dir) / f"faces-{renderer_version()}-n{count}-s{seed}"
-    try:
-        if not (root / MANIFEST_FILE).exists():
-            ingest("builtin:faces", root, IngestConfig(count=count, seed=seed, contact_sheet=0), overwrite=True, progress=progress)
-        ds = Dataset(root)
-        labels = [{k: str(r.labels[k]) for k in LABELS} for r in ds.records]
-        return PointSampler.from_dataset(ds), labels
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def label_combos() -> list[tuple[str, str]]:
-    """Every (orientation, expression) pair of the built-in faces, orientation-major."""
-    from pointdiff.data.faces import EXPRESSIONS, ORIENTATIONS
-
-    return [(o, e) for o in ORIENTATIONS for e in EXPRESSIONS]
-
-
-def faces_eval_set(per_combo: int, num_points: int = 1024, cache_dir: str | Path | None = None, with_real: bool = True, progress: ProgressFn | None = None) -> EvalSet:
-    """Held-out faces: ``per_combo`` references per orientation × expression, a held-out prompt each.
-
-    With ``with_real``, a second, independent set of real faces laid out the same way.
-    """
-    from pointdiff.data.faces import prompt_for
-
-    combos = label_combos()
+    combos = source.combos()
     group_of = {c: k for k, c in enumerate(combos)}
 
     def balanced(seed: int) -> tuple[Tensor, list[dict[str, str]]]:
-        sampler, labels = render_faces(per_combo * len(combos), seed, cache_dir, progress)
-        picked = _pick_balanced(labels, combos, per_combo)
+        sampler, labels = source.render(per_combo * len(combos), seed, cache_dir, progress)
+        picked = _pick_balanced(source, labels, combos, per_combo)
         clouds = sampler.sample(torch.tensor(picked), num_points, torch.Generator().manual_seed(POINT_SEED + seed))
         return clouds, [labels[i] for i in picked]
 
     reference, ref_labels = balanced(REFERENCE_SEED)
     rng = random.Random(PROMPT_SEED)
-    prompts = [prompt_for(lab["orientation"], lab["expression"], rng, held_out=True) for lab in ref_labels]
-    groups = [group_of[(lab["orientation"], lab["expression"])] for lab in ref_labels]
+    prompts = [source.prompt_for(lab, rng, held_out=True) for lab in ref_labels]
+    groups = [group_of[source.combo_of(lab)] for lab in ref_labels]
     real, real_labels = balanced(REAL_SEED) if with_real else (None, None)
-    return EvalSet("faces", prompts, groups, reference, groups, ref_labels, ref_labels, None, real, real_labels)
+    return EvalSet(source.name, prompts, groups, reference, groups, ref_labels, ref_labels, None, real, real_labels, source.labels)
 
 
-def _pick_balanced(labels: list[dict[str, str]], combos: list[tuple[str, str]], per_combo: int) -> list[int]:
+def faces_eval_set(per_combo: int, num_points: int = 1024, cache_dir: str | Path | None = None, with_real: bool = True, progress: ProgressFn | None = None) -> EvalSet:
+    """Held-out faces: ``per_combo`` references per orientation × expression (:func:`labelled_eval_set` of the faces)."""
+    return labelled_eval_set(FACES, per_combo, num_points, cache_dir, with_real, progress)
+
+
+def _pick_balanced(source: LabelledSource, labels: list[dict[str, str]], combos: list[tuple[str, ...]], per_combo: int) -> list[int]:
     """Indices of the first ``per_combo`` samples of each combination, combination-major."""
-    by: dict[tuple[str, str], list[int]] = {c: [] for c in combos}
+    by: dict[tuple[str, ...], list[int]] = {c: [] for c in combos}
     for i, lab in enumerate(labels):
-        key = (lab["orientation"], lab["expression"])
+        key = source.combo_of(lab)
         if key in by and len(by[key]) < per_combo:
             by[key].append(i)
-    short = [f"{o}/{e}" for (o, e), idx in by.items() if len(idx) < per_combo]
+    short = ["/".join(c) for c, idx in by.items() if len(idx) < per_combo]
     if short:
-        raise PointdiffError(f"the face renderer gave too few faces of {', '.join(short[:5])} for a balanced eval set")
+        raise PointdiffError(f"builtin:{source.name} gave too few {source.noun} of {', '.join(short[:5])} for a balanced eval set")
     return [i for c in combos for i in by[c]]
 
 
@@ -175,31 +143,34 @@ def dataset_eval_set(dataset_root: str | Path, max_prompts: int = 64, num_points
 
 def get_scorer(
     kind: str = "classifier",
-    num_faces: int = 1050,
+    count: int | None = None,
     cache_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
     config: Any = None,
+    source: LabelledSource = FACES,
 ) -> Scorer:
-    """The prompt-accuracy scorer, fitted on ``num_faces`` real faces (seed :data:`SCORER_SEED`).
+    """The prompt-accuracy scorer of ``source``, fitted on ``count`` real pictures (seed :data:`SCORER_SEED`).
 
     ``classifier`` (a :class:`~pointdiff.metrics.ClassifierConfig` may be given) is trained
-    once (1-3 min on 2 cores for 1050 faces) and cached in ``cache_dir``; ``nearest`` keeps
-    one 1024-point draw of every face as its bank.
+    once (1-3 min on 2 cores for the 1050 faces) and cached in ``cache_dir``; ``nearest``
+    keeps one 1024-point draw of every picture as its bank. ``count`` defaults to the
+    source's :attr:`~pointdiff.evaluate.labelled.LabelledSource.scorer_count`.
     """
     from pointdiff.metrics import ClassifierConfig, train_classifier
 
     if kind not in ("classifier", "nearest"):
         raise PointdiffError(f"unknown scorer {kind!r}: use classifier or nearest")
-    sampler, labels = render_faces(num_faces, SCORER_SEED, cache_dir)
+    count = source.scorer_count if count is None else count
+    sampler, labels = source.render(count, SCORER_SEED, cache_dir)
     if kind == "nearest":
         bank = sampler.sample_all(1024, seed=SCORER_SEED)
-        return NearestCloudScorer(bank, labels, LABELS)
+        return NearestCloudScorer(bank, labels, source.labels)
     cfg = config or ClassifierConfig()
-    key = hashlib.sha256(repr((renderer_version(), num_faces, asdict(cfg))).encode()).hexdigest()[:12]
+    key = hashlib.sha256(repr((source.version(), count, asdict(cfg))).encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"scorer-{key}.safetensors" if cache_dir is not None else None
     if path is not None and path.exists():
         return ClassifierScorer.load(path)
-    scorer = train_classifier(sampler, labels, LABELS, cfg, progress)
+    scorer = train_classifier(sampler, labels, source.labels, cfg, progress)
     if path is not None:
         scorer.save(path)
     return scorer

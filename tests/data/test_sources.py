@@ -25,7 +25,8 @@ def draw(path: Path, k: int = 0) -> Path:
 def test_parse_source(tmp_path: Path) -> None:
     assert parse_source("builtin:faces-video") == ("faces-video", None)
     assert parse_source(tmp_path / "x" / "..") == (None, tmp_path)  # normalised, absolute
-    with pytest.raises(PointdiffError, match="unknown built-in source 'builtin:cats'; known: builtin:faces, builtin:faces-video"):
+    assert parse_source("builtin:glyphs") == ("glyphs", None)
+    with pytest.raises(PointdiffError, match="unknown built-in source 'builtin:cats'; known: builtin:faces, builtin:faces-video, builtin:glyphs$"):
         parse_source("builtin:cats")
     with pytest.raises(PointdiffError, match="does not exist"):
         parse_source(tmp_path / "nope")
@@ -75,3 +76,12 @@ def test_render_builtin_draws_lazily_and_describes_only_when_asked(tmp_path: Pat
     (tmp_path / "described").mkdir()
     described = list(render_builtin("faces", tmp_path / "described", BuiltinSettings(count=2, descriptions=True)).candidates)
     assert all(len(c.description.split()) > 100 for c in described)
+
+
+def test_render_builtin_glyphs_records_count_and_seed_only(tmp_path: Path) -> None:
+    found = render_builtin("glyphs", tmp_path, BuiltinSettings(count=5, seed=1), every=2)
+    assert (found.total, found.files_seen, found.skipped_by_every) == (3, 5, 2)
+    assert found.info == {"count": 5, "seed": 1}
+    drawn = list(found.candidates)
+    assert [c.id for c in drawn] == ["glyph-00000", "glyph-00002", "glyph-00004"]
+    assert all(c.path.is_file() and c.caption and c.labels["character"] and c.caption_from == "builtin:glyphs" and c.description is None for c in drawn)

@@ -1,4 +1,4 @@
-"""Shared by the eval tests: one cache of rendered faces, one held-out face set, one small scorer."""
+"""Shared by the eval tests: one cache of rendered pictures, held-out face and glyph sets, small scorers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pointdiff.evaluate import EvalSet, faces_eval_set, get_scorer
+from pointdiff.evaluate import GLYPHS, EvalSet, faces_eval_set, get_scorer, labelled_eval_set
 from pointdiff.metrics import ClassifierConfig, Scorer
 
 SCORER_FACES = 350  # 10 per orientation x expression: renders in ~3 s
 SMALL = ClassifierConfig(width=16, epochs=40)  # ~4 s; the default (1050 faces, width 48) takes minutes
+SCORER_GLYPHS = 372  # 6 per character
+SMALL_GLYPHS = ClassifierConfig(width=16, epochs=30)  # ~6 s with the rendering; reads ~30 % of characters (chance 1.6 %)
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +32,15 @@ def evalset(eval_cache: Path) -> EvalSet:
 def small_scorer(eval_cache: Path) -> Callable[[], Scorer]:
     """``get_scorer`` with small settings: the first call trains the classifier, later ones load it."""
     return lambda: get_scorer("classifier", SCORER_FACES, eval_cache, config=SMALL)
+
+
+@pytest.fixture(scope="session")
+def glyph_evalset(eval_cache: Path) -> EvalSet:
+    """One glyph per character, 512 points each."""
+    return labelled_eval_set(GLYPHS, 1, 512, eval_cache)
+
+
+@pytest.fixture(scope="session")
+def small_glyph_scorer(eval_cache: Path) -> Scorer:
+    """A glyph scorer with small settings, trained once per session."""
+    return get_scorer("classifier", SCORER_GLYPHS, eval_cache, config=SMALL_GLYPHS, source=GLYPHS)

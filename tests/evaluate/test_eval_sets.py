@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pointdiff import metrics
-from pointdiff.evaluate import LABELS, EvalSet
+from pointdiff.evaluate import FACES, EvalSet
 from pointdiff.metrics import Scorer, label_accuracy
 
 
@@ -21,7 +21,7 @@ def test_faces_eval_set_covers_every_combination_with_held_out_prompts(evalset: 
     assert len(set(evalset.groups)) == 35
     # Prompts are written with the held-out phrasings of their own labels.
     for prompt, lab in zip(evalset.prompts, evalset.labels):
-        for name in LABELS:
+        for name in FACES.labels:
             assert any(phrase in prompt for phrase in HELDOUT_PHRASES[name][lab[name]]), (prompt, lab)
     # The second real set is other faces with the same labels.
     assert evalset.real_labels == evalset.labels
@@ -30,7 +30,7 @@ def test_faces_eval_set_covers_every_combination_with_held_out_prompts(evalset: 
 
 def test_scorer_reads_real_held_out_faces_far_above_chance(small_scorer: Callable[[], Scorer], evalset: EvalSet, monkeypatch: pytest.MonkeyPatch) -> None:
     scorer = small_scorer()
-    acc = label_accuracy(scorer.predict(evalset.reference), evalset.labels, LABELS)
+    acc = label_accuracy(scorer.predict(evalset.reference), evalset.labels, FACES.labels)
     # chance: orientation 1/5, expression 1/7, joint 1/35
     assert acc["orientation"] >= 0.8, acc
     assert acc["expression"] >= 0.35, acc

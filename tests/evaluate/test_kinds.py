@@ -11,6 +11,7 @@ from pointdiff.data.dataset import Dataset
 from pointdiff.data.faces import EXPRESSIONS, ORIENTATIONS, canonical_prompt
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.evaluate.kinds import CANONICAL, TRAINING, PromptSet, accuracy_by_kind, canonical_prompt_set, training_prompt_set
+from pointdiff.evaluate.labelled import FACES
 from pointdiff.text.embeddings import read_embeddings
 from tiny_runs import FAKE, add_embeddings
 
@@ -28,14 +29,15 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 def test_canonical_prompts_are_the_references_style() -> None:
     assert canonical_prompt("left", "neutral") == "Left-facing, neutral expression"
     assert canonical_prompt("up", "surprised") == "Looking up, surprised expression"
-    ps = canonical_prompt_set(2)
+    labels = [{"orientation": o, "expression": e} for o in ORIENTATIONS for e in EXPRESSIONS for _ in range(2)]
+    ps = canonical_prompt_set(labels, FACES)
     assert ps.kind == CANONICAL and len(ps.prompts) == 2 * len(ORIENTATIONS) * len(EXPRESSIONS)
-    assert ps.prompts[0] == ps.prompts[1] == "Front-facing, smiling expression" and ps.labels[0] == {"orientation": "front", "expression": "smiling"}
+    assert ps.prompts[0] == ps.prompts[1] == "Front-facing, smiling expression" and ps.labels == labels
     assert ps.real is None and ps.cond is None
 
 
 def test_training_captions_come_with_their_own_vectors_and_faces(faces: Dataset) -> None:
-    ps = training_prompt_set(faces.root, FAKE, per_combo=1, num_points=128)
+    ps = training_prompt_set(faces.root, FAKE, FACES, per_combo=1, num_points=128)
     assert ps is not None and ps.kind == TRAINING
     pairs = [(lab["orientation"], lab["expression"]) for lab in ps.labels]
     assert len(pairs) == len(set(pairs)) == len(ps.prompts)  # at most one face per pair
@@ -45,15 +47,15 @@ def test_training_captions_come_with_their_own_vectors_and_faces(faces: Dataset)
     for prompt, vec in zip(ps.prompts, ps.cond):
         assert torch.equal(vec, by_text[prompt])  # the very vector the run trained on
     assert ps.real is not None and ps.real.shape == (len(ps.prompts), 128, 2)
-    assert training_prompt_set(faces.root, FAKE, per_combo=3) is not None
-    assert len(training_prompt_set(faces.root, FAKE, per_combo=3).prompts) > len(ps.prompts)
+    assert training_prompt_set(faces.root, FAKE, FACES, per_combo=3) is not None
+    assert len(training_prompt_set(faces.root, FAKE, FACES, per_combo=3).prompts) > len(ps.prompts)
 
 
 def test_training_captions_of_another_encoder_are_not_used(faces: Dataset, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    assert training_prompt_set(faces.root, replace(FAKE, weights_sha256="0" * 64), per_combo=1) is None
-    assert training_prompt_set(tmp_path / "gone", FAKE, per_combo=1) is None
+    assert training_prompt_set(faces.root, replace(FAKE, weights_sha256="0" * 64), FACES, per_combo=1) is None
+    assert training_prompt_set(tmp_path / "gone", FAKE, FACES, per_combo=1) is None
 
 
 class Oracle:
@@ -70,7 +72,7 @@ def test_accuracy_by_kind_scores_generated_and_real() -> None:
     labels = [{"orientation": "left", "expression": "sad"}, {"orientation": "up", "expression": "angry"}]
     ps = PromptSet("demo", ["a", "b"], labels, real=torch.ones(2, 8, 2))
     drawn = torch.stack([torch.ones(8, 2), -torch.ones(8, 2)])  # the first right, the second wrong
-    out = accuracy_by_kind([ps], lambda s: drawn, Oracle(labels))
+    out = accuracy_by_kind([ps], lambda s: drawn, Oracle(labels), FACES.labels)
     assert out["demo"]["n"] == 2
     assert out["demo"]["generated"] == {"orientation": 0.5, "expression": 0.5, "joint": 0.5}
     assert out["demo"]["real"] == {"orientation": 1.0, "expression": 1.0, "joint": 1.0}

@@ -35,7 +35,7 @@ def test_evaluate_run_on_faces_reports_every_metric_and_draws_a_grid(tmp_path: P
     from pointdiff.checkpoint import load_run
 
     run = load_run(_faces_run(tmp_path))
-    cfg = EvalConfig(num_samples=1, num_points=256, emd_points=128, scorer_faces=SCORER_FACES, grid_rows=3)
+    cfg = EvalConfig(num_samples=1, num_points=256, emd_points=128, scorer_count=SCORER_FACES, grid_rows=3)
     scorer = small_scorer()
     res = evaluate_run(run, cfg, cache_dir=eval_cache, scorer=scorer)
     m = res.metrics
