@@ -45,11 +45,12 @@ class Evaluator:
 
     def __init__(self, data: TrainingData, num_eval: int = 100, points: int = 512, seed: int = 1234):
         n = len(data.cond)
-        self.idx = torch.arange(0, n, max(1, n // num_eval))[:num_eval]
+        rows = torch.arange(0, n, max(1, n // num_eval))[:num_eval]  # text rows; several may share a picture
+        self.idx = data.picture[rows]
         self.points = points
         self.bank = data.sampler.sample_all(points, seed=seed)  # one real draw of every image
         self.fresh = data.sampler.sample_all(points, seed=seed + 1)[self.idx]  # another draw: the ceiling
-        self.cond = data.cond[self.idx]
+        self.cond = data.cond[rows]
 
     def score(self, clouds: torch.Tensor) -> dict[str, float]:
         """cd / acc / top5 of clouds [len(idx), P, 2] (row k drawn for caption idx[k])."""

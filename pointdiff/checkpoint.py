@@ -95,7 +95,7 @@ def build_meta(trainer: Trainer) -> dict[str, Any]:
         "loss": trainer.last_loss,
         "config": to_dict(cfg),
         "encoder": data.encoder.to_dict(),
-        "data": {"source": data.source, "fingerprint": data.fingerprint, "num_samples": len(data.cond)},
+        "data": {"source": data.source, "fingerprint": data.fingerprint, "num_samples": data.num_pictures, "num_texts": len(data.cond)},
         "sampling": cfg.sampling_defaults(),
         "timing": {
             "train_seconds": round(trainer.elapsed, 3),

@@ -2,8 +2,8 @@
 
 One step (flow matching on the straight path, see ``flow/path.py``)::
 
-    clouds i_1..i_B  (shuffled passes over the data)
-    x1  = P fresh points of each cloud                [B, P, 2]
+    texts i_1..i_B   (shuffled passes over every (caption, picture) row)
+    x1  = P fresh points of each text's picture        [B, P, 2]
     x0  ~ N(0, σ²I), paired to x1 within each cloud    [B, P, 2]
     t   ~ U(0, 1), one per cloud                       [B]
     c   = text vector of each cloud, zeroed with probability p_drop (guidance)
@@ -123,7 +123,7 @@ class Trainer:
         return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - cfg.warmup_steps) / span)))
 
     def clouds_at(self, step: int) -> Tensor:
-        """Sample indices of step ``step``: consecutive slots of shuffled passes over the data."""
+        """Text rows of step ``step``: consecutive slots of shuffled passes over the rows."""
         n, b = len(self.data.cond), self.cfg.clouds_per_step
         out = []
         for pos in range(step * b, (step + 1) * b):
@@ -137,8 +137,8 @@ class Trainer:
     def batch(self, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(x0, x1, t, cond) of step ``step``, drawn from the trainer's generator, on the device."""
         cfg, g = self.cfg, self.generator
-        idx = self.clouds_at(step)
-        x1 = self.data.sampler.sample(idx, cfg.points_per_cloud, g, jitter=cfg.jitter)
+        idx = self.clouds_at(step)  # text rows; a picture with k captions has k rows
+        x1 = self.data.sampler.sample(self.data.picture[idx], cfg.points_per_cloud, g, jitter=cfg.jitter)
         x0 = torch.randn(x1.shape, generator=g) * cfg.noise_std
         x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)
         t = torch.rand(len(idx), generator=g)

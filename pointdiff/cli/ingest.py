@@ -54,6 +54,8 @@ def _render(rep: IngestReport, to_err: bool = False) -> None:
         rows.append(("skipped by --every", rep.skipped_by_every))
     if rep.taken:
         rows.append(("captions", ", ".join(f"{n} none" if k == "none" else f"{n} from {k}" for k, n in rep.captions.most_common())))
+        if rep.alt_captions:
+            rows.append(("more captions", f"{rep.alt_captions} beyond each picture's first (each trains as another phrasing of its picture)"))
         rows.append(("with labels", rep.labelled))
     if rep.consumed:
         rows.append(("caption files read", len(rep.consumed)))
@@ -94,13 +96,14 @@ def register(app: typer.Typer) -> None:
         count: Optional[int] = typer.Option(None, help="builtin only: faces, glyphs (or video frames, before --every) to render. Default 600.", show_default=False),
         seed: Optional[int] = common.SeedOpt,
         descriptions: Optional[bool] = typer.Option(None, "--descriptions/--no-descriptions", help="builtin:faces only: also write each face's long description to captions.jsonl, as `pointdiff caption` would. Default: no.", show_default=False),
+        captions: Optional[int] = typer.Option(None, "--captions", help="builtin only: short captions per picture, each another phrasing of the same labels; training draws one per use, so the model learns words rather than sentences. Default 1.", show_default=False),
         contact_sheet: Optional[int] = typer.Option(None, "--contact-sheet", help="Clouds drawn on contact_sheet.png, spread over the dataset; 0 for none. Default 36.", show_default=False),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset at --out, with everything in it (captions, embeddings)."),
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         ws = common.workspace(workspace)
-        overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, contact_sheet=contact_sheet)
+        overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, captions=captions, contact_sheet=contact_sheet)
         cfg = load_config(IngestConfig, workspace_section=ws.section("ingest"), config_file=config, overrides=overrides)
         target = out if out is not None else ws.dataset
         try:

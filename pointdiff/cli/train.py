@@ -80,7 +80,9 @@ def register(app: typer.Typer) -> None:
         if plan.epochs_note:
             err_console.print(plan.epochs_note)
         err_console.print(
-            f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {len(training_data.cond)} samples from {training_data.source} "
+            f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {training_data.num_pictures} pictures"
+            + (f" ({len(training_data.cond)} texts)" if len(training_data.cond) != training_data.num_pictures else "")
+            + f" from {training_data.source} "
             f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds × "
             f"{cfg.points_per_cloud} points, {cfg.precision} on {dev} -> {plan.run_dir}"
             + (f" (resuming {plan.resume_from.name})" if plan.resume_from else "")

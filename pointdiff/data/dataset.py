@@ -64,6 +64,7 @@ class Record:
     height: int
     ink_count: int
     caption: str | None = None  # the caption that came with the image, if any
+    alt_captions: list[str] = field(default_factory=list)  # more captions of the same picture (other phrasings, other writers)
     labels: dict[str, Any] = field(default_factory=dict)  # true labels, when a source knows them
     extra: dict[str, Any] = field(default_factory=dict)  # anything else a source wants to keep
 
@@ -76,7 +77,7 @@ class Record:
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> "Record":
         """Parse a manifest row; unknown keys go to ``extra``."""
-        known = {"id", "source", "sha256", "width", "height", "ink_count", "caption", "labels"}
+        known = {"id", "source", "sha256", "width", "height", "ink_count", "caption", "alt_captions", "labels"}
         return cls(**{k: v for k, v in row.items() if k in known}, extra={k: v for k, v in row.items() if k not in known})
 
 
@@ -222,6 +223,19 @@ class Dataset:
                 out.append((r.caption, "source"))
             else:
                 out.append((None, "none"))
+        return out
+
+    def text_lists(self) -> list[tuple[list[str], str]]:
+        """Per sample, every text it trains with and where they come from (as :meth:`texts`).
+
+        A summary or a generated caption is one text; captions that came with the image are
+        its caption and its ``alt_captions`` (several phrasings of one picture teach the model
+        the words, not one sentence). Empty texts are left out; a sample without any has ``[]``.
+        """
+        out: list[tuple[list[str], str]] = []
+        for r, (text, source) in zip(self.records, self.texts()):
+            texts = [text, *r.alt_captions] if source == "source" else [text]
+            out.append(([t for t in dict.fromkeys(texts) if t and t.strip()], source))
         return out
 
     def fingerprint(self) -> str:

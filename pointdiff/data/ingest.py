@@ -71,6 +71,7 @@ class IngestConfig:
     count: int | None = None  # faces, glyphs (or video frames) to render
     seed: int | None = None  # same seed, same pictures
     descriptions: bool | None = None  # also write long descriptions to captions.jsonl
+    captions: int | None = None  # short captions per picture (the first, then other phrasings)
     contact_sheet: int = 36  # clouds on contact_sheet.png, spread over the dataset (0: none)
 
     def builtin_given(self) -> list[str]:
@@ -98,6 +99,7 @@ class IngestReport:
     ink_counts: list[int] = field(default_factory=list)
     consumed: list[str] = field(default_factory=list)  # metadata.jsonl / sidecar files read
     descriptions: int = 0  # long descriptions written to captions.jsonl
+    alt_captions: int = 0  # captions beyond each sample's first (several per picture, or from a duplicate)
     contact_sheet: Path | None = None
     mostly_ink: list[str] = field(default_factory=list)  # taken, but over 90% ink: inverted?
     notes: list[str] = field(default_factory=list)  # warnings worth showing
@@ -138,15 +140,25 @@ def image_rejection(source: str, error: ImageError) -> Rejection:
     return Rejection(source, kind, detail)
 
 
-def _take(c: Candidate, cfg: IngestConfig, seen: dict[str, str], writer: DatasetWriter, rep: IngestReport) -> bool:
-    """Read one image and add it to ``writer`` (True), or record why not (False)."""
+def _take(c: Candidate, cfg: IngestConfig, seen: dict[str, Record], writer: DatasetWriter, rep: IngestReport) -> bool:
+    """Read one image and add it to ``writer`` (True), or record why not (False).
+
+    A copy of an image already taken is rejected, but its captions are not lost: those the
+    first copy lacks become that sample's ``alt_captions`` (two people captioned one picture).
+    """
     try:
         digest = sha256_file(c.path)
     except OSError as e:
         rep.rejected.append(Rejection(c.rel, Rejection.UNREADABLE, f"cannot read the file ({e.strerror or e})"))
         return False
     if digest in seen:
-        rep.rejected.append(Rejection(c.rel, Rejection.DUPLICATE, f"same bytes (sha256) as {seen[digest]}"))
+        first = seen[digest]
+        known = {first.caption, *first.alt_captions}
+        new = [t for t in dict.fromkeys([c.caption, *c.alt_captions]) if t and t not in known]
+        first.alt_captions.extend(new)
+        rep.alt_captions += len(new)
+        kept = f"; its caption{'s' if len(new) > 1 else ''} joined {first.id}'s" if new else ""
+        rep.rejected.append(Rejection(c.rel, Rejection.DUPLICATE, f"same bytes (sha256) as {first.source}{kept}"))
         return False
     try:
         gray = load_grayscale(c.path, cfg.max_size)
@@ -157,15 +169,17 @@ def _take(c: Candidate, cfg: IngestConfig, seen: dict[str, str], writer: Dataset
     if len(pixels) == 0:
         rep.rejected.append(Rejection(c.rel, Rejection.NO_INK, f"no pixel darker than {cfg.threshold} (darkest is {int(gray.min())}); blank, or try a higher --threshold"))
         return False
-    seen[digest] = c.rel
     height, width = gray.shape
     if len(pixels) > 0.9 * gray.size:
         rep.mostly_ink.append(c.rel)
     with Image.open(c.path) as im:  # header only: was it shrunk?
         if max(im.size) > max(width, height):
             rep.resized += 1
-    record = Record(id=c.id, source=c.rel, sha256=digest, width=width, height=height, ink_count=len(pixels), caption=c.caption, labels=c.labels)
+    texts = [t for t in dict.fromkeys(c.alt_captions) if t != c.caption]
+    record = Record(id=c.id, source=c.rel, sha256=digest, width=width, height=height, ink_count=len(pixels), caption=c.caption, alt_captions=texts, labels=c.labels)
     writer.add(record, pixels)
+    seen[digest] = record  # the writer keeps it until close: later copies can still add captions
+    rep.alt_captions += len(texts)
     rep.taken += 1
     rep.ink_counts.append(len(pixels))
     rep.captions[c.caption_from or "none"] += 1
@@ -199,6 +213,8 @@ def _validate(cfg: IngestConfig, builtin: bool) -> None:
         raise PointdiffError(f"every must be 1 or more, got {cfg.every}")
     if cfg.count is not None and cfg.count < 1:
         raise PointdiffError(f"count must be 1 or more, got {cfg.count}")
+    if cfg.captions is not None and cfg.captions < 1:
+        raise PointdiffError(f"captions must be 1 or more, got {cfg.captions}")
     if cfg.contact_sheet < 0:
         raise PointdiffError(f"contact_sheet must be 0 (none) or more, got {cfg.contact_sheet}")
 
@@ -247,7 +263,7 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
             **found.info,
         }
         writer = DatasetWriter(staging, info)
-        seen: dict[str, str] = {}
+        seen: dict[str, Record] = {}
         described: list[dict[str, Any]] = []  # captions.jsonl rows of the taken samples
         for k, c in enumerate(found.candidates):
             if _take(c, cfg, seen, writer, rep) and c.description is not None:

@@ -13,7 +13,8 @@ Sources:
   and then read back exactly like a folder, with their true labels and caption.
 
 Captions come from a ``metadata.jsonl`` (diffusers image folder: ``file_name`` relative to
-the folder holding the file, ``text`` or ``caption``; other keys become labels) or else from a
+the folder holding the file, ``text`` or ``caption`` — a string, or a list of several captions
+of the one picture; other keys become labels) or else from a
 sidecar ``IMAGE.txt`` / ``IMAGE.caption`` (kohya; ``.txt`` is read first). Those files are
 consumed, not rejected. Sample ids are the path relative to the source without its extension
 (``sub/photo``), with ``-2``, ``-3`` ... added when two files share one.
@@ -49,6 +50,7 @@ class BuiltinSettings:
     count: int = 600  # pictures (or video frames, before ``every``) to render; 600 takes seconds
     seed: int = 0  # same seed, same pictures
     descriptions: bool = False  # also write each face's long description to captions.jsonl (faces only)
+    captions: int = 1  # short captions per picture: the first, then other phrasings of the same labels
 
 
 BUILTIN_ONLY = tuple(f.name for f in fields(BuiltinSettings))  # settings a folder refuses
@@ -58,28 +60,29 @@ BUILTIN_ONLY = tuple(f.name for f in fields(BuiltinSettings))  # settings a fold
 class BuiltinSource:
     """A built-in renderer: what ``builtin:NAME`` draws.
 
-    ``samples(count, seed, every)`` yields objects with ``.id``, ``.image``, ``.labels``,
-    ``.caption`` (and ``.description`` when ``describes``), imported only when called.
+    ``samples(count, seed, every, captions)`` yields objects with ``.id``, ``.image``,
+    ``.labels``, ``.caption``, ``.alt_captions`` (and ``.description`` when ``describes``),
+    imported only when called.
     """
 
-    samples: Callable[[int, int, int], Iterator[Any]]
+    samples: Callable[[int, int, int, int], Iterator[Any]]
     info: dict[str, Any]  # what dataset.json records besides count and seed
     describes: bool = False  # has long descriptions (``--descriptions``)
 
 
-def _faces(video: bool) -> Callable[[int, int, int], Iterator[Any]]:
-    def samples(count: int, seed: int, every: int) -> Iterator[Any]:
+def _faces(video: bool) -> Callable[[int, int, int, int], Iterator[Any]]:
+    def samples(count: int, seed: int, every: int, captions: int) -> Iterator[Any]:
         from pointdiff.data.faces import iter_faces  # the renderer is only needed for builtin sources
 
-        return iter_faces(count, seed=seed, video=video, every=every)
+        return iter_faces(count, seed=seed, video=video, every=every, captions=captions)
 
     return samples
 
 
-def _glyphs(count: int, seed: int, every: int) -> Iterator[Any]:
+def _glyphs(count: int, seed: int, every: int, captions: int) -> Iterator[Any]:
     from pointdiff.data.glyphs import iter_glyphs
 
-    return iter_glyphs(count, seed=seed, every=every)
+    return iter_glyphs(count, seed=seed, every=every, captions=captions)
 
 
 BUILTIN_SOURCES: dict[str, BuiltinSource] = {
@@ -105,6 +108,7 @@ class Candidate:
     caption_from: str | None = None  # "metadata.jsonl", "sidecar .txt", "builtin:faces", ...
     labels: dict[str, Any] = field(default_factory=dict)
     description: str | None = None  # a long description (built-in faces, when asked for)
+    alt_captions: list[str] = field(default_factory=list)  # more captions of the picture (a metadata list, a built-in's phrasings)
 
 
 @dataclass
@@ -199,14 +203,20 @@ def _unique_id(stem: str, used: set[str]) -> str:
     return new
 
 
+def _texts(value: Any) -> list[str]:
+    """A metadata caption value as a list of texts: one string, or a list of them (several captions of one picture)."""
+    values = value if isinstance(value, list) else [value]
+    return list(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
+
+
 def _caption(c: Candidate, metadata: dict[str, dict[str, Any]]) -> None:
     """Attach caption and labels: metadata.jsonl first, then a sidecar .txt / .caption."""
     row = metadata.get(c.rel)
     if row is not None:
         c.labels = {k: v for k, v in row.items() if k not in ("file_name", *CAPTION_KEYS)}
-        text = next((row[k].strip() for k in CAPTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
-        if text:
-            c.caption, c.caption_from = text, METADATA_FILE
+        texts = next((t for t in (_texts(row.get(k)) for k in CAPTION_KEYS) if t), [])
+        if texts:
+            c.caption, c.alt_captions, c.caption_from = texts[0], texts[1:], METADATA_FILE
             return
     for ext in SIDECAR_EXTENSIONS:
         side = c.path.with_suffix(ext)
@@ -289,16 +299,16 @@ def render_builtin(name: str, root: Path, settings: BuiltinSettings, every: int 
     images = root / IMAGES_DIR
     images.mkdir()
     kept = -(-settings.count // every)  # samples kept by ``every``; the renderer never draws the others
-    info = {"count": settings.count, "seed": settings.seed, **source.info}
+    info = {"count": settings.count, "seed": settings.seed, **({"captions": settings.captions} if settings.captions != 1 else {}), **source.info}
 
     def candidates() -> Iterator[Candidate]:
         used: set[str] = set()
-        for sample in source.samples(settings.count, settings.seed, every):
+        for sample in source.samples(settings.count, settings.seed, every, settings.captions):
             sid = _unique_id(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(sample.id)), used)
             path = images / f"{sid}.png"
             # Level 1: line art compresses almost as well as at the default 6, several times faster.
             sample.image.save(path, format="PNG", compress_level=1)
             description = sample.description if settings.descriptions else None
-            yield Candidate(path, f"{IMAGES_DIR}/{sid}.png", sid, sample.caption, f"{BUILTIN_PREFIX}{name}", dict(sample.labels), description)
+            yield Candidate(path, f"{IMAGES_DIR}/{sid}.png", sid, sample.caption, f"{BUILTIN_PREFIX}{name}", dict(sample.labels), description, list(sample.alt_captions))
 
     return Found(candidates(), kept, info, files_seen=settings.count, skipped_by_every=settings.count - kept)

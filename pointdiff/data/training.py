@@ -17,25 +17,40 @@ from torch import Tensor
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
 from pointdiff.errors import PointdiffError
 from pointdiff.store import sha256_bytes, sha256_file
-from pointdiff.text.embeddings import EncoderInfo, load_dataset_embeddings
+from pointdiff.text.embeddings import EncoderInfo, dataset_texts, load_dataset_embeddings
 
 
 @dataclass
 class TrainingData:
-    """What a run trains on: points to draw from, one text vector per sample, and provenance."""
+    """What a run trains on: points to draw from, text vectors, and provenance.
+
+    A training item is one text vector with the picture it describes: ``cond[k]`` describes
+    sampler sample ``picture[k]``. A picture with several captions is several items, so one
+    pass over the items meets every picture once per caption, each time in other words.
+    """
 
     sampler: PointSampler
-    cond: Tensor  # [N, D] unit rows, row i conditions sampler sample i
+    cond: Tensor  # [M, D] unit rows, one per text
     encoder: EncoderInfo
     fingerprint: str  # hash of the samples (and their vectors): what the model was trained on
     source: str  # where the data came from
-    texts: list[str] = field(default_factory=list)  # the captions, when known (for sample grids)
+    texts: list[str] = field(default_factory=list)  # the text of each row, when known (for sample grids)
+    picture: Tensor | None = None  # [M] sampler index of each row; None: row k is picture k
 
     def __post_init__(self) -> None:
-        if len(self.sampler) != len(self.cond):
-            raise PointdiffError(f"{len(self.sampler)} point sets but {len(self.cond)} condition vectors")
+        if self.picture is None:
+            if len(self.sampler) != len(self.cond):
+                raise PointdiffError(f"{len(self.sampler)} point sets but {len(self.cond)} condition vectors")
+            self.picture = torch.arange(len(self.cond))
+        elif len(self.picture) != len(self.cond) or (len(self.picture) and not 0 <= int(self.picture.min()) <= int(self.picture.max()) < len(self.sampler)):
+            raise PointdiffError(f"{len(self.cond)} condition vectors do not map onto {len(self.sampler)} point sets")
         if len(self.cond) == 0:
             raise PointdiffError("no training samples")
+
+    @property
+    def num_pictures(self) -> int:
+        """Distinct pictures (rows of the sampler)."""
+        return len(self.sampler)
 
 
 # The reference system's `model` field names a CLIP variant; we know which hub model each is.
@@ -99,15 +114,18 @@ def load_training_data(path: str | Path) -> TrainingData:
     rows = embedded_rows(ds, ids)
     if len(rows) != len(ids):
         raise PointdiffError(f"{path}: embeddings name samples that are not in the dataset; run `pointdiff embed --force`")
-    idx = [r for _, r in rows]
+    # Each picture is read once however many texts it has: its sampler row is its first appearance.
+    pictures = list(dict.fromkeys(r for _, r in rows))
+    slot = {r: k for k, r in enumerate(pictures)}
     # In embedding order; the whole dataset in its own order is read in one piece instead of per sample.
-    sampler = PointSampler.from_dataset(ds, None if idx == list(range(len(ds))) else idx)
-    texts = dict(zip(ds.ids, (t for t, _ in ds.texts())))
+    sampler = PointSampler.from_dataset(ds, None if pictures == list(range(len(ds))) else pictures)
+    texts = dataset_texts(ds)
     return TrainingData(
         sampler=sampler,
         cond=emb.float(),
         encoder=encoder,
         fingerprint=training_fingerprint(ds.fingerprint(), encoder, ids),
         source=str(path),
-        texts=[texts.get(i) or i for i in ids],
+        texts=texts.texts,  # load_dataset_embeddings checked that they are the embedded ones
+        picture=torch.tensor([slot[r] for _, r in rows], dtype=torch.long),
     )

@@ -176,7 +176,10 @@ def read_embeddings(path: str | Path) -> StoredEmbeddings:
 
 @dataclass
 class DatasetTexts:
-    """What `embed` would encode now: the samples that have text, and those that have none."""
+    """What `embed` would encode now: one row per text, and the samples that have none.
+
+    A sample with several captions has several rows, its id repeated (in dataset order).
+    """
 
     ids: list[str]
     texts: list[str]
@@ -190,12 +193,12 @@ class DatasetTexts:
 
 
 def dataset_texts(ds: Dataset) -> DatasetTexts:
-    """Each sample's text (summary > generated caption > source caption), split from those without."""
+    """Each sample's texts (summary > generated caption > source captions), split from those without."""
     out = DatasetTexts([], [], [], [])
-    for sample_id, (text, source) in zip(ds.ids, ds.texts()):
-        if text is None or not text.strip():
+    for sample_id, (texts, source) in zip(ds.ids, ds.text_lists()):
+        if not texts:
             out.missing.append(sample_id)
-        else:
+        for text in texts:
             out.ids.append(sample_id)
             out.texts.append(text)
             out.sources.append(source)
@@ -206,8 +209,7 @@ def staleness(stored: StoredEmbeddings, ids: list[str], hashes: list[str]) -> st
     """Why ``stored`` does not match the texts ``ids``/``hashes``, or None if it does."""
     if stored.ids == ids and stored.texts_sha256 == hashes:
         return None
-    old = dict(zip(stored.ids, stored.texts_sha256))
-    new = dict(zip(ids, hashes))
+    old, new = _texts_by_id(stored.ids, stored.texts_sha256), _texts_by_id(ids, hashes)
     added = sum(1 for i in new if i not in old)
     removed = sum(1 for i in old if i not in new)
     changed = sum(1 for i, h in new.items() if i in old and old[i] != h)
@@ -215,10 +217,19 @@ def staleness(stored: StoredEmbeddings, ids: list[str], hashes: list[str]) -> st
     return ("texts: " + ", ".join(parts)) if parts else "samples reordered"
 
 
-def load_dataset_embeddings(dataset_root: str | Path, check_current: bool = True) -> tuple[torch.Tensor, EncoderInfo, list[str]]:
-    """The dataset's embeddings ``[N, D]``, their encoder, and the sample id of each row.
+def _texts_by_id(ids: list[str], hashes: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each id's text hashes in order (a sample with several captions has several)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for i, h in zip(ids, hashes):
+        out[i] = out.get(i, ()) + (h,)
+    return out
 
-    Rows follow dataset order but skip samples without text, so select samples by id.
+
+def load_dataset_embeddings(dataset_root: str | Path, check_current: bool = True) -> tuple[torch.Tensor, EncoderInfo, list[str]]:
+    """The dataset's embeddings ``[M, D]``, their encoder, and the sample id of each row.
+
+    One row per text: rows follow dataset order, a sample with several captions has several
+    rows (its id repeated) and one without text has none, so select samples by id.
     With ``check_current``, refuse embeddings whose texts no longer match the dataset's
     (captions or summaries changed since `pointdiff embed`).
     """

@@ -227,3 +227,13 @@ def test_ingest_builtin_glyphs_end_to_end(tmp_path: Path) -> None:
     with pytest.raises(PointdiffError, match=r"^--descriptions: builtin:glyphs has no long descriptions \(only builtin:faces, builtin:faces-video\)$"):
         ingest("builtin:glyphs", tmp_path / "d2", IngestConfig(count=2, descriptions=True, contact_sheet=0))
     assert not (tmp_path / "d2").exists()
+
+
+def test_more_captions_are_other_phrasings_of_the_same_glyph() -> None:
+    from pointdiff.data.glyphs import iter_glyphs
+
+    one, three = list(iter_glyphs(4, seed=3)), list(iter_glyphs(4, seed=3, captions=3))
+    assert [g.caption for g in one] == [g.caption for g in three] and all(g.alt_captions == [] for g in one)
+    for g in three:
+        assert len({g.caption, *g.alt_captions}) == 3
+        assert all(g.labels["character"] in text for text in g.alt_captions)

@@ -181,9 +181,9 @@ def test_builtin_only_settings_are_refused_for_a_folder(tmp_path: Path) -> None:
 
 def test_builtin_settings_not_given_take_the_builtin_defaults() -> None:
     assert IngestConfig().builtin_given() == [] and IngestConfig().builtin() == BuiltinSettings()
-    assert BuiltinSettings() == BuiltinSettings(count=600, seed=0, descriptions=False)
-    assert IngestConfig(seed=7).builtin() == BuiltinSettings(count=600, seed=7, descriptions=False)
-    assert set(BUILTIN_ONLY) == {"count", "seed", "descriptions"}
+    assert BuiltinSettings() == BuiltinSettings(count=600, seed=0, descriptions=False, captions=1)
+    assert IngestConfig(seed=7).builtin() == BuiltinSettings(count=600, seed=7, descriptions=False, captions=1)
+    assert set(BUILTIN_ONLY) == {"count", "seed", "descriptions", "captions"}
 
 
 # ----------------------------------------------------------------------------- output folder
@@ -281,3 +281,52 @@ def test_builtin_video_with_every(tmp_path: Path) -> None:
     assert Dataset(tmp_path / "v").ids == ["frame-000000", "frame-000004", "frame-000008"]
     assert rep.skipped_by_every == 6 and rep.files_seen == 9
     assert sorted(p.name for p in (tmp_path / "v" / "images").iterdir()) == ["frame-000000.png", "frame-000004.png", "frame-000008.png"]
+
+
+# ----------------------------------------------------------------------------- several captions per picture
+
+
+def test_a_metadata_list_gives_one_picture_several_captions(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    draw(src / "a.png", 1)
+    draw(src / "b.png", 2)
+    rows = [{"file_name": "a.png", "text": ["a circle", " ", "a round shape", "a circle"]}, {"file_name": "b.png", "text": "a square"}]
+    (src / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    rep = ingest(src, tmp_path / "ds", NO_SHEET)
+    ds = Dataset(tmp_path / "ds")
+    assert [(r.caption, r.alt_captions) for r in ds.records] == [("a circle", ["a round shape"]), ("a square", [])]  # blanks and repeats dropped
+    assert rep.alt_captions == 1
+
+
+def test_a_duplicate_image_gives_its_caption_to_the_first_copy(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    first = draw(src / "a.png", 1)
+    (src / "b.png").write_bytes(first.read_bytes())
+    (src / "c.png").write_bytes(first.read_bytes())
+    (src / "a.txt").write_text("a drawing")
+    (src / "b.txt").write_text("the same drawing, in other words")
+    (src / "c.txt").write_text("a drawing")  # nothing new: nothing added
+    rep = ingest(src, tmp_path / "ds", NO_SHEET)
+    ds = Dataset(tmp_path / "ds")
+    assert rep.taken == 1 and [(r.source, r.kind) for r in rep.rejected] == [("b.png", Rejection.DUPLICATE), ("c.png", Rejection.DUPLICATE)]
+    assert "joined a's" in rep.rejected[0].detail and "joined" not in rep.rejected[1].detail
+    assert ds.records[0].alt_captions == ["the same drawing, in other words"]
+    assert ds.text_lists()[0] == (["a drawing", "the same drawing, in other words"], "source")
+
+
+def test_builtin_captions_are_other_phrasings_and_leave_the_first_unchanged(tmp_path: Path) -> None:
+    one = ingest("builtin:faces", tmp_path / "one", IngestConfig(count=3, seed=4, contact_sheet=0))
+    three = ingest("builtin:faces", tmp_path / "three", IngestConfig(count=3, seed=4, captions=3, contact_sheet=0))
+    assert one.alt_captions == 0 and three.alt_captions == 6
+    a, b = Dataset(tmp_path / "one"), Dataset(tmp_path / "three")
+    assert [r.caption for r in a.records] == [r.caption for r in b.records] and a.offsets.tolist() == b.offsets.tolist()
+    from pointdiff.data.faces import PHRASES, mentions
+
+    for r in b.records:
+        assert len({r.caption, *r.alt_captions}) == 3
+        for text in r.alt_captions:  # every phrasing names the picture's own labels
+            for attr in ("orientation", "expression"):
+                assert any(mentions(text, p) for p in PHRASES[attr][r.labels[attr]]), (text, r.labels)
+    assert read_json(tmp_path / "three" / "dataset.json")["captions"] == 3
+    with pytest.raises(PointdiffError, match="captions must be 1 or more"):
+        ingest("builtin:faces", tmp_path / "zero", IngestConfig(count=3, captions=0, contact_sheet=0))

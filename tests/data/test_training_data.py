@@ -83,3 +83,49 @@ def test_embeddings_of_vanished_samples_are_refused(shapes_dataset: Dataset) -> 
     write_embeddings(shapes_dataset.root / "embeddings.safetensors", StoredEmbeddings(stored.embeddings, stored.encoder, ids, stored.texts_sha256))
     with pytest.raises(PointdiffError, match="out of date.*pointdiff embed"):
         load_training_data(shapes_dataset.root)
+
+
+def _with_alt_captions(ds: Dataset, alts: dict[str, list[str]]) -> Dataset:
+    """The same dataset with more captions for some samples (written into its manifest)."""
+    from pointdiff.store import write_jsonl
+
+    rows = [r.to_json() for r in ds.records]
+    for row in rows:
+        row["alt_captions"] = alts.get(row["id"], [])
+    write_jsonl(ds.root / "manifest.jsonl", rows)
+    return Dataset(ds.root)
+
+
+def test_every_caption_of_a_picture_is_a_training_row_of_that_picture(shapes_dataset: Dataset) -> None:
+    first = shapes_dataset.ids[0]
+    ds = _with_alt_captions(shapes_dataset, {first: ["another phrasing", "", shapes_dataset.records[0].caption, "a third"]})
+    texts, source = ds.text_lists()[0]
+    assert source == "source" and texts == [ds.records[0].caption, "another phrasing", "a third"]  # empty and repeated texts dropped
+    add_embeddings(ds)
+    data = load_training_data(ds.root)
+    n = len(ds.ids)
+    assert data.num_pictures == n and len(data.cond) == n + 2
+    assert data.picture.tolist() == [0, 0, 0, *range(1, n)]
+    assert data.texts[:3] == texts
+    assert not torch.equal(data.cond[0], data.cond[1])  # each phrasing keeps its own vector
+    # the trainer draws a row's points from its picture, not from the row's position
+    from pointdiff.trainer import Trainer
+
+    trainer = Trainer(replace(TINY, clouds_per_step=n + 2, points_per_cloud=64), data)
+    _, x1, _, cond = trainer.batch(0)
+    rows = trainer.clouds_at(0)
+    full = PointSampler.from_dataset(ds)
+    for k, row in enumerate(rows.tolist()):
+        pic = int(data.picture[row])
+        ink = {tuple(p) for p in full.points[full.offsets[pic] : full.offsets[pic + 1]].tolist()}
+        assert {tuple(p) for p in x1[k].tolist()} <= ink
+
+
+def test_a_changed_alternative_caption_makes_the_embeddings_stale(shapes_dataset: Dataset) -> None:
+    first = shapes_dataset.ids[0]
+    ds = _with_alt_captions(shapes_dataset, {first: ["another phrasing"]})
+    add_embeddings(ds)
+    load_training_data(ds.root)
+    ds = _with_alt_captions(ds, {first: ["a changed phrasing"]})
+    with pytest.raises(PointdiffError, match=r"out of date \(texts: 1 changed\)"):
+        load_training_data(ds.root)

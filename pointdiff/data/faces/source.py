@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -15,6 +15,7 @@ from pointdiff.data.faces.params import FaceParams, random_params
 from pointdiff.data.faces.render import render_face
 from pointdiff.data.faces.video import _video_params
 from pointdiff.data.faces.words import caption_for
+from pointdiff.data.phrasings import more_phrasings
 
 
 @dataclass
@@ -27,9 +28,10 @@ class FaceSample:
     caption: str  # a short template caption (training phrasings only)
     description: str  # the long VLM-style description
     params: FaceParams | None = None  # what was drawn (for re-rendering; not JSON)
+    alt_captions: list[str] = field(default_factory=list)  # more phrasings of the same picture (``captions`` > 1)
 
 
-def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, characters: int | None = None, every: int = 1) -> Iterator[FaceSample]:
+def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, characters: int | None = None, every: int = 1, captions: int = 1) -> Iterator[FaceSample]:
     """Render ``count`` labelled faces, deterministically for ``seed``.
 
     Independent mode walks the 5 x 7 orientation x expression grid in a shuffled order (every
@@ -47,6 +49,9 @@ def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, 
         every: yield only samples 0, every, 2 * every, ... of the ``count`` (keeping their
             ids). The ones between are not drawn, but the sequence still steps through them,
             so each kept sample is byte-identical to the one a full run yields at its place.
+        captions: short captions per face: the first as with 1, then ``captions - 1`` other
+            phrasings of the same labels (``alt_captions``), from a random stream of their own
+            so that pictures, first captions and descriptions do not change.
     """
     if every < 1:
         raise ValueError(f"every must be 1 or more, got {every}")
@@ -58,7 +63,10 @@ def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, 
         if i % every:
             continue
         text_rng = random.Random(f"pointdiff-faces:{seed}:{i}:text")
-        yield FaceSample(f"{prefix}-{i:06d}", render_face(p, size), {**p.labels(), **extra}, caption_for(p, text_rng), long_description(p, text_rng), p)
+        caption = caption_for(p, text_rng)
+        more_rng = random.Random(f"pointdiff-faces:{seed}:{i}:more-text")
+        alts = more_phrasings(caption, lambda: caption_for(p, more_rng), captions - 1)
+        yield FaceSample(f"{prefix}-{i:06d}", render_face(p, size), {**p.labels(), **extra}, caption, long_description(p, text_rng), p, alts)
 
 
 def _independent_params(seed: int, cast: tuple[Character, ...]) -> Iterator[tuple[FaceParams, dict]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -14,6 +14,7 @@ from pointdiff.data.glyphs.labels import CHARACTERS
 from pointdiff.data.glyphs.params import GlyphParams, random_params
 from pointdiff.data.glyphs.render import render_glyph
 from pointdiff.data.glyphs.words import caption_for
+from pointdiff.data.phrasings import more_phrasings
 from pointdiff.errors import PointdiffError
 
 
@@ -26,6 +27,7 @@ class GlyphSample:
     labels: dict  # character, case, family, weight, slant, font, font_file, cap_height, angle
     caption: str  # a short template caption (training phrasings only)
     params: GlyphParams | None = None  # what was drawn (for re-rendering; not JSON)
+    alt_captions: list[str] = field(default_factory=list)  # more phrasings of the same picture (``captions`` > 1)
 
 
 def drawable_characters(folder: Path | None = None) -> str:
@@ -34,7 +36,7 @@ def drawable_characters(folder: Path | None = None) -> str:
     return "".join(c for c in CHARACTERS if any(c in s.characters for s in fonts))
 
 
-def iter_glyphs(count: int, seed: int = 0, size: int = 256, every: int = 1, folder: Path | None = None) -> Iterator[GlyphSample]:
+def iter_glyphs(count: int, seed: int = 0, size: int = 256, every: int = 1, folder: Path | None = None, captions: int = 1) -> Iterator[GlyphSample]:
     """Render ``count`` labelled glyphs, deterministically for ``seed``.
 
     The characters come in shuffled rounds (every 62 glyphs hold each character once), each in
@@ -48,6 +50,8 @@ def iter_glyphs(count: int, seed: int = 0, size: int = 256, every: int = 1, fold
         every: yield only samples 0, every, 2 * every, ... (keeping their ids), each
             byte-identical to the one a full run yields at its place.
         folder: where the font files are (default: matplotlib's).
+        captions: short captions per glyph: the first as with 1, then ``captions - 1`` other
+            phrasings of the same labels (``alt_captions``) from a random stream of their own.
 
     Raises:
         PointdiffError: no font could be loaded (each one's reason is in the message).
@@ -68,5 +72,7 @@ def iter_glyphs(count: int, seed: int = 0, size: int = 256, every: int = 1, fold
                 p = random_params(c, fonts, random.Random(f"pointdiff-glyphs:{seed}:{i}"))
                 labels = p.labels()
                 caption = caption_for(labels, random.Random(f"pointdiff-glyphs:{seed}:{i}:text"))
-                yield GlyphSample(f"glyph-{i:05d}", render_glyph(p, size), labels, caption, p)
+                more_rng = random.Random(f"pointdiff-glyphs:{seed}:{i}:more-text")
+                alts = more_phrasings(caption, lambda: caption_for(labels, more_rng), captions - 1)
+                yield GlyphSample(f"glyph-{i:05d}", render_glyph(p, size), labels, caption, p, alts)
             i += 1
