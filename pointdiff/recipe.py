@@ -39,6 +39,8 @@ class TrainConfig:
     fourier_features: int = 64  # film: sin/cos pairs of random projections of (x, y): thin strokes need high frequencies
     fourier_scale: float = 1.0  # film: std of the projections' frequencies (cycles per unit; canvas 6 units); 2 was worse
     embed_dim: int = 256  # film: size of the text and time embeddings that drive FiLM
+    latent_dim: int = 16  # latent: size of the per-cloud latent that picks one picture among those a prompt matches
+    latent_kl: float = 1e-3  # latent: β, weight of the KL term (nats per cloud) beside the flow loss
     # --- data ---
     clouds_per_step: int = 64  # captions per step: at equal points per step, 64x64 beat 16x256 and 4x1024 (Chamfer)
     points_per_cloud: int = 64  # fresh points per cloud per step (the reference: 1024 of one cloud)
@@ -71,15 +73,16 @@ class TrainConfig:
         """The architecture's keyword arguments (for :func:`build_model`)."""
         if self.arch == "reference":
             return {"hidden": self.hidden, "layers": self.depth}
-        if self.arch == "film":
-            return {
+        if self.arch in ("film", "latent"):
+            film = {
                 "hidden": self.hidden,
                 "blocks": self.depth,
                 "fourier_features": self.fourier_features,
                 "fourier_scale": self.fourier_scale,
                 "embed_dim": self.embed_dim,
             }
-        raise PointdiffError(f"unknown arch {self.arch!r}; known: film, reference")
+            return {**film, "latent_dim": self.latent_dim} if self.arch == "latent" else film
+        raise PointdiffError(f"unknown arch {self.arch!r}; known: film, latent, reference")
 
     def validate(self) -> None:
         """Raise PointdiffError on settings that cannot work."""
