@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         count: Optional[int] = typer.Option(None, help="builtin only: faces, glyphs (or video frames, before --every) to render. Default 600.", show_default=False),
         seed: Optional[int] = common.SeedOpt,
         descriptions: Optional[bool] = typer.Option(None, "--descriptions/--no-descriptions", help="builtin:faces only: also write each face's long description to captions.jsonl, as `pointdiff caption` would. Default: no.", show_default=False),
-        captions: Optional[int] = typer.Option(None, "--captions", help="builtin only: short captions per picture, each another phrasing of the same labels; training draws one per use, so the model learns words rather than sentences. Default 1.", show_default=False),
+        captions: Optional[int] = typer.Option(None, "--captions", help="builtin only: short captions per picture, each another phrasing of the same labels; training draws one per use, so the model learns words rather than sentences. Default 5 (COCO has 5 per image).", show_default=False),
         contact_sheet: Optional[int] = typer.Option(None, "--contact-sheet", help="Clouds drawn on contact_sheet.png, spread over the dataset; 0 for none. Default 36.", show_default=False),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset at --out, with everything in it (captions, embeddings)."),
         workspace: Optional[Path] = common.WorkspaceOpt,

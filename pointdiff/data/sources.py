@@ -50,7 +50,10 @@ class BuiltinSettings:
     count: int = 600  # pictures (or video frames, before ``every``) to render; 600 takes seconds
     seed: int = 0  # same seed, same pictures
     descriptions: bool = False  # also write each face's long description to captions.jsonl (faces only)
-    captions: int = 1  # short captions per picture: the first, then other phrasings of the same labels
+    # Short captions per picture: the first, then other phrasings of the same labels (as COCO
+    # has 5 per image). Faces, 3000 steps, 5 vs 1: canonical prompts' orientation 94 vs 77 %,
+    # held-out paraphrases' 63 vs 57 %; own captions unchanged (99 / 23 vs 96 / 23 %).
+    captions: int = 5
 
 
 BUILTIN_ONLY = tuple(f.name for f in fields(BuiltinSettings))  # settings a folder refuses
@@ -299,7 +302,7 @@ def render_builtin(name: str, root: Path, settings: BuiltinSettings, every: int 
     images = root / IMAGES_DIR
     images.mkdir()
     kept = -(-settings.count // every)  # samples kept by ``every``; the renderer never draws the others
-    info = {"count": settings.count, "seed": settings.seed, **({"captions": settings.captions} if settings.captions != 1 else {}), **source.info}
+    info = {"count": settings.count, "seed": settings.seed, "captions": settings.captions, **source.info}
 
     def candidates() -> Iterator[Candidate]:
         used: set[str] = set()

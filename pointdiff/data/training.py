@@ -96,10 +96,18 @@ def training_fingerprint(dataset_fingerprint: str, encoder: EncoderInfo, ids: li
     return sha256_bytes((dataset_fingerprint + "|" + encoder.to_json() + "|" + ",".join(ids)).encode())[:16]
 
 
-def embedded_rows(ds: Dataset, ids: list[str]) -> list[tuple[int, int]]:
-    """(embedding row, dataset row) of every embedded id that is still in the dataset, in embedding order."""
+def embedded_rows(ds: Dataset, ids: list[str], first_only: bool = False) -> list[tuple[int, int]]:
+    """(embedding row, dataset row) of every embedded id that is still in the dataset, in embedding order.
+
+    A sample with several texts has several rows; ``first_only`` keeps only its first (the
+    text :meth:`Dataset.texts` shows), one row per picture.
+    """
     row = {sample_id: k for k, sample_id in enumerate(ds.ids)}
-    return [(k, row[sample_id]) for k, sample_id in enumerate(ids) if sample_id in row]
+    pairs = [(k, row[sample_id]) for k, sample_id in enumerate(ids) if sample_id in row]
+    if not first_only:
+        return pairs
+    seen: set[int] = set()
+    return [(k, r) for k, r in pairs if not (r in seen or seen.add(r))]
 
 
 def load_training_data(path: str | Path) -> TrainingData:

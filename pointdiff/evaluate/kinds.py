@@ -63,7 +63,7 @@ def training_prompt_set(dataset_root: str | Path, encoder: EncoderInfo, source: 
     texts = ds.texts()
     wanted = {c: per_combo for c in source.combos()}
     chosen: list[tuple[int, int]] = []  # (embedding row, dataset row)
-    for emb_row, ds_row in embedded_rows(ds, stored.ids):
+    for emb_row, ds_row in embedded_rows(ds, stored.ids, first_only=True):
         labels = ds.records[ds_row].labels or {}
         key = source.combo_of(labels)
         if wanted.get(key, 0) > 0 and all(k in labels for k in source.labels):

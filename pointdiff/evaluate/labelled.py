@@ -101,7 +101,7 @@ class LabelledSource:
             root = Path(cache_dir) / f"{self.name}-{self.version()}-n{count}-s{seed}"
         try:
             if not (root / MANIFEST_FILE).exists():
-                ingest(BUILTIN + self.name, root, IngestConfig(count=count, seed=seed, contact_sheet=0), overwrite=True, progress=progress)
+                ingest(BUILTIN + self.name, root, IngestConfig(count=count, seed=seed, captions=1, contact_sheet=0), overwrite=True, progress=progress)
             ds = Dataset(root)
             labels = [{k: str(r.labels[k]) for k in self.labels} for r in ds.records]
             return PointSampler.from_dataset(ds), labels

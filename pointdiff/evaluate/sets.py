@@ -127,7 +127,7 @@ def dataset_eval_set(dataset_root: str | Path, max_prompts: int = 64, num_points
     if not (root / EMBEDDINGS_FILE).exists():
         raise PointdiffError(f"{root} has no embeddings; run `pointdiff embed` first")
     emb, _, ids = load_dataset_embeddings(root)
-    usable = embedded_rows(ds, ids)
+    usable = embedded_rows(ds, ids, first_only=True)  # each picture once, with its first text
     pick = np.unique(np.linspace(0, len(usable) - 1, min(max_prompts, len(usable))).round().astype(int))
     emb_rows = [usable[k][0] for k in pick]
     ds_rows = [usable[k][1] for k in pick]

@@ -181,8 +181,8 @@ def test_builtin_only_settings_are_refused_for_a_folder(tmp_path: Path) -> None:
 
 def test_builtin_settings_not_given_take_the_builtin_defaults() -> None:
     assert IngestConfig().builtin_given() == [] and IngestConfig().builtin() == BuiltinSettings()
-    assert BuiltinSettings() == BuiltinSettings(count=600, seed=0, descriptions=False, captions=1)
-    assert IngestConfig(seed=7).builtin() == BuiltinSettings(count=600, seed=7, descriptions=False, captions=1)
+    assert BuiltinSettings() == BuiltinSettings(count=600, seed=0, descriptions=False, captions=5)
+    assert IngestConfig(seed=7).builtin() == BuiltinSettings(count=600, seed=7, descriptions=False, captions=5)
     assert set(BUILTIN_ONLY) == {"count", "seed", "descriptions", "captions"}
 
 
@@ -315,7 +315,7 @@ def test_a_duplicate_image_gives_its_caption_to_the_first_copy(tmp_path: Path) -
 
 
 def test_builtin_captions_are_other_phrasings_and_leave_the_first_unchanged(tmp_path: Path) -> None:
-    one = ingest("builtin:faces", tmp_path / "one", IngestConfig(count=3, seed=4, contact_sheet=0))
+    one = ingest("builtin:faces", tmp_path / "one", IngestConfig(count=3, seed=4, captions=1, contact_sheet=0))
     three = ingest("builtin:faces", tmp_path / "three", IngestConfig(count=3, seed=4, captions=3, contact_sheet=0))
     assert one.alt_captions == 0 and three.alt_captions == 6
     a, b = Dataset(tmp_path / "one"), Dataset(tmp_path / "three")

@@ -67,7 +67,7 @@ def test_render_builtin_draws_lazily_and_describes_only_when_asked(tmp_path: Pat
     (tmp_path / "plain").mkdir()
     found = render_builtin("faces-video", tmp_path / "plain", BuiltinSettings(count=5, seed=2), every=2)
     assert (found.total, found.files_seen, found.skipped_by_every) == (3, 5, 2)
-    assert found.info == {"count": 5, "seed": 2, "video": True}
+    assert found.info == {"count": 5, "seed": 2, "captions": 5, "video": True}
     assert list((tmp_path / "plain" / "images").iterdir()) == []  # nothing drawn until asked for
     faces = list(found.candidates)
     assert [c.id for c in faces] == ["frame-000000", "frame-000002", "frame-000004"]
@@ -78,10 +78,11 @@ def test_render_builtin_draws_lazily_and_describes_only_when_asked(tmp_path: Pat
     assert all(len(c.description.split()) > 100 for c in described)
 
 
-def test_render_builtin_glyphs_records_count_and_seed_only(tmp_path: Path) -> None:
+def test_render_builtin_glyphs_records_its_settings_only(tmp_path: Path) -> None:
     found = render_builtin("glyphs", tmp_path, BuiltinSettings(count=5, seed=1), every=2)
     assert (found.total, found.files_seen, found.skipped_by_every) == (3, 5, 2)
-    assert found.info == {"count": 5, "seed": 1}
+    assert found.info == {"count": 5, "seed": 1, "captions": 5}
     drawn = list(found.candidates)
+    assert all(len(c.alt_captions) == 4 for c in drawn)
     assert [c.id for c in drawn] == ["glyph-00000", "glyph-00002", "glyph-00004"]
     assert all(c.path.is_file() and c.caption and c.labels["character"] and c.caption_from == "builtin:glyphs" and c.description is None for c in drawn)

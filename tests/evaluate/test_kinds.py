@@ -12,7 +12,7 @@ from pointdiff.data.faces import EXPRESSIONS, ORIENTATIONS, canonical_prompt
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.evaluate.kinds import CANONICAL, TRAINING, PromptSet, accuracy_by_kind, canonical_prompt_set, training_prompt_set
 from pointdiff.evaluate.labelled import FACES
-from pointdiff.text.embeddings import read_embeddings
+from pointdiff.text.embeddings import dataset_texts, read_embeddings
 from tiny_runs import FAKE, add_embeddings
 
 
@@ -42,10 +42,10 @@ def test_training_captions_come_with_their_own_vectors_and_faces(faces: Dataset)
     pairs = [(lab["orientation"], lab["expression"]) for lab in ps.labels]
     assert len(pairs) == len(set(pairs)) == len(ps.prompts)  # at most one face per pair
     stored = read_embeddings(faces.root / "embeddings.safetensors")
-    texts = dict(zip(faces.ids, (t for t, _ in faces.texts())))
-    by_text = {texts[i]: stored.embeddings[k] for k, i in enumerate(stored.ids)}
+    by_text = dict(zip(dataset_texts(faces).texts, stored.embeddings))  # one row per text, 5 per face
+    first = {t for t, _ in faces.texts()}
     for prompt, vec in zip(ps.prompts, ps.cond):
-        assert torch.equal(vec, by_text[prompt])  # the very vector the run trained on
+        assert prompt in first and torch.equal(vec, by_text[prompt])  # a face's first caption, with the very vector the run trained on
     assert ps.real is not None and ps.real.shape == (len(ps.prompts), 128, 2)
     assert training_prompt_set(faces.root, FAKE, FACES, per_combo=3) is not None
     assert len(training_prompt_set(faces.root, FAKE, FACES, per_combo=3).prompts) > len(ps.prompts)
