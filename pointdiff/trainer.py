@@ -104,7 +104,6 @@ class Trainer:
         self.step = 0
         self.losses: list[float] = []
         self.last_loss = float("nan")
-        self.last_kl = float("nan")  # a latent model's KL (nats per cloud) at the last step
         self.elapsed = 0.0
         self._order_epoch, self._order = -1, torch.empty(0, dtype=torch.long)
 
@@ -156,11 +155,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(step)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            v, extra = self.model.training_velocity(ps.x_t, ps.t, cond, ps.x_1, self.generator)
+            v = self.model(ps.x_t, ps.t, cond)
         loss = F.mse_loss(v.float(), ps.dx_t)
-        if extra is not None:  # a latent model's KL term
-            self.last_kl = float(extra.detach())
-            loss = loss + cfg.latent_kl * extra
         if not torch.isfinite(loss):  # stop before the bad step touches the weights, the EMA or a checkpoint
             raise TrainingDiverged(step, "loss", float(loss.detach()), cfg)
         self.optimizer.zero_grad(set_to_none=True)

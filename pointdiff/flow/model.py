@@ -57,19 +57,7 @@ class VelocityModel(nn.Module):
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         return self.velocity(x, t, self.condition(cond))
 
-    def training_velocity(self, x_t: Tensor, t: Tensor, cond: Tensor, x_1: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-        """The velocity in a training step, and the model's own extra loss term (None: none).
-
-        Only a model that looks at the data cloud while training (a latent model's encoder)
-        needs ``x_1`` and ``generator``.
-        """
-        return self(x_t, t, cond), None
-
-    def start_context(self, ctx: Tensor, start: Tensor) -> Tensor:
-        """The context of clouds that start from ``start`` (standard-normal noise [B, P, 2]); most models ignore it."""
-        return ctx
-
-    def field(self, cond: Tensor, guidance: float = 1.0, start: Tensor | None = None) -> Field:
+    def field(self, cond: Tensor, guidance: float = 1.0) -> Field:
         """The ODE right-hand side ``f(x, t)`` for fixed conditions, with guidance.
 
         The per-cloud context is computed here once and reused at every solver step.
@@ -78,18 +66,12 @@ class VelocityModel(nn.Module):
             v = v(x, t, ∅) + s · (v(x, t, c) − v(x, t, ∅))
 
         where ∅ is the all-zero condition; s = 1 is exactly the conditional field, s = 0 the
-        unconditional one. Cond and uncond run as one batch of 2B clouds. ``start`` is the
-        clouds' start noise scaled to unit variance (a latent model reads its latent from it).
+        unconditional one. Cond and uncond run as one batch of 2B clouds.
         """
-
-        def context(c: Tensor) -> Tensor:
-            ctx = self.condition(c)
-            return ctx if start is None else self.start_context(ctx, start)
-
-        ctx = context(cond)
+        ctx = self.condition(cond)
         if guidance == 1.0:
             return lambda x, t: self.velocity(x, _times(t, x), ctx)
-        both = torch.cat([ctx, context(torch.zeros_like(cond))])
+        both = torch.cat([ctx, self.condition(torch.zeros_like(cond))])
 
         def guided(x: Tensor, t: float | Tensor) -> Tensor:
             v = self.velocity(torch.cat([x, x]), _times(t, x).repeat(2), both)
@@ -228,88 +210,7 @@ class FiLMResNet(VelocityModel):
         return self.out(F.silu(h))
 
 
-class LatentFiLMResNet(FiLMResNet):
-    """:class:`FiLMResNet` told *which* picture to draw by a per-cloud latent z (a set VAE).
-
-    A prompt that names only some of a picture ("smiling, facing left") matches many
-    pictures: other characters, hair, glasses, exact poses. A per-point model draws the
-    average of them all — every mouth and eye of every match superposed, a blur (the mixture
-    of the 17 real faces of one orientation × expression looks exactly like the default's
-    samples). Given a latent z ~ N(0, I) that picks one picture, points are again i.i.d.
-    draws of *one* picture, so a per-point model is exact, and sharp::
-
-        training:  (μ, log σ²) = E(x1 cloud, text);  z = μ + σ·ε;  v(x_t, t, text, z)
-                   loss = flow MSE + β · KL(N(μ, σ²) ‖ N(0, I))       (β: ``latent_kl``)
-        sampling:  z ~ N(0, I), read from the start noise (below)
-
-    The encoder E is a PointNet: the Fourier features of the data cloud's points, a per-point
-    MLP, a mean over points (any number of points, any order), then the text context and an
-    MLP to (μ, log σ²). z joins the text context through a Linear layer.
-
-    At sampling z is the first ``latent_dim / 2`` start points scaled to unit variance: exactly
-    N(0, I), and fixed by the noise seed, so the sampler, guidance and every caller stay as
-    they are; clouds that share their start noise (a ``generate`` grid) share z, so one seed
-    draws the same picture-to-be under every prompt.
-    """
-
-    arch = "latent"
-
-    def __init__(self, cond_dim: int, latent_dim: int = 16, **kwargs: Any):
-        super().__init__(cond_dim, **kwargs)
-        if latent_dim < 2 or latent_dim % 2:
-            raise ValueError(f"latent_dim must be even and at least 2 (it is read from start points), got {latent_dim}")
-        self.latent_dim = latent_dim
-        h, e = self.hidden, self.embed_dim
-        self.enc_point = nn.Sequential(nn.Linear(2 + 2 * self.fourier_features, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU())
-        self.enc_out = nn.Sequential(nn.Linear(h + e, h), nn.SiLU(), nn.Linear(h, 2 * latent_dim))
-        self.latent_in = nn.Linear(latent_dim, e)
-
-    def arch_config(self) -> dict[str, Any]:
-        return {**super().arch_config(), "latent_dim": self.latent_dim}
-
-    def features(self, x: Tensor) -> Tensor:
-        """[x, sin 2πxB, cos 2πxB] of points [B, P, 2]."""
-        f = self.freqs.to(x.dtype)
-        proj = (2 * math.pi) * (x[..., :1] * f[0] + x[..., 1:] * f[1])
-        return torch.cat([x, proj.sin(), proj.cos()], dim=-1)
-
-    def encode(self, x_1: Tensor, ctx: Tensor) -> tuple[Tensor, Tensor]:
-        """(μ, log σ²) [B, latent_dim] of q(z | data cloud, text)."""
-        pooled = self.enc_point(self.features(x_1)).mean(dim=1)
-        out = self.enc_out(torch.cat([pooled, ctx.to(pooled.dtype)], dim=-1))
-        mu, logvar = out.to(torch.promote_types(out.dtype, torch.float32)).chunk(2, dim=-1)  # the KL in at least fp32
-        return mu, logvar.clamp(-12.0, 6.0)
-
-    def with_latent(self, ctx: Tensor, z: Tensor) -> Tensor:
-        """The text context with latent z added."""
-        return ctx + self.latent_in(z.to(ctx.dtype))
-
-    def latent_of(self, start: Tensor) -> Tensor:
-        """z [B, latent_dim] from standard-normal start noise [B, P, 2]: its first latent_dim / 2 points."""
-        k = self.latent_dim // 2
-        if start.shape[1] < k:
-            raise ValueError(f"a latent model needs at least {k} points per cloud, got {start.shape[1]}")
-        return start[:, :k].reshape(len(start), self.latent_dim)
-
-    def start_context(self, ctx: Tensor, start: Tensor) -> Tensor:
-        return self.with_latent(ctx, self.latent_of(start))
-
-    def forward(self, x: Tensor, t: Tensor, cond: Tensor, z: Tensor | None = None) -> Tensor:
-        """v(x, t, cond, z); without z, the prior's mean z = 0."""
-        ctx = self.condition(cond)
-        return self.velocity(x, t, self.with_latent(ctx, torch.zeros(len(ctx), self.latent_dim, device=ctx.device) if z is None else z))
-
-    def training_velocity(self, x_t: Tensor, t: Tensor, cond: Tensor, x_1: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """v at a posterior sample of z, and the KL of the posterior to N(0, I) per cloud (mean over clouds)."""
-        ctx = self.condition(cond)
-        mu, logvar = self.encode(x_1, ctx)
-        eps = torch.randn(mu.shape, generator=generator).to(mu.device)
-        z = mu + (0.5 * logvar).exp() * eps
-        kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(dim=-1).mean()
-        return self.velocity(x_t, t, self.with_latent(ctx, z)), kl
-
-
-ARCHITECTURES: dict[str, type[VelocityModel]] = {"reference": ReferenceMLP, "film": FiLMResNet, "latent": LatentFiLMResNet}
+ARCHITECTURES: dict[str, type[VelocityModel]] = {"reference": ReferenceMLP, "film": FiLMResNet}
 
 
 def build_model(arch: str, cond_dim: int, **kwargs: Any) -> VelocityModel:
