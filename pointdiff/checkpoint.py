@@ -13,8 +13,10 @@ Layout of a run folder::
         state.pt                     optimizer, RNG state, loss history: for an exact --resume
                                      (tensors and plain containers only: loads with weights_only=True)
 
-Each checkpoint folder is written under a temporary name and renamed into place, so a
-killed run leaves whole checkpoints only. The newest ``keep`` are kept.
+Each checkpoint folder is written under a temporary name and renamed into place, and a
+folder is hidden (renamed) before it is deleted, so a killed run leaves whole checkpoints
+only; the next save of the run removes what a killed one left hidden. The newest ``keep``
+are kept.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pointdiff import __version__
 from pointdiff.config import to_dict
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel, build_model
-from pointdiff.store import disk_full, load_tensors, read_json, save_tensors, write_json
+from pointdiff.store import disk_full, load_tensors, read_json, remove_temps, save_tensors, write_json
 from pointdiff.text.embeddings import EncoderInfo
 from pointdiff.trainer import Trainer
 
@@ -77,6 +79,39 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if not path.exists():
         raise PointdiffError(f"no such run or checkpoint: {path}")
     raise PointdiffError(f"{path} holds no checkpoint (expected {CHECKPOINTS_DIR}/step-*/{META_FILE}); train one with `pointdiff train`")
+
+
+def _read_meta(ckpt: Path) -> dict[str, Any]:
+    """A checkpoint's meta.json, refused (PointdiffError) unless it describes a model: a JSON object with its architecture and encoder."""
+    path = ckpt / META_FILE
+    try:
+        meta = read_json(path)
+    except ValueError as e:  # bad JSON, bad UTF-8
+        raise PointdiffError(f"{path} is not valid JSON ({e}); the checkpoint is damaged") from None
+    if not isinstance(meta, dict):
+        raise PointdiffError(f"{path} is not a checkpoint description (a JSON object)")
+    missing = [k for k in ("arch", "arch_config", "encoder") if k not in meta]
+    if missing:
+        raise PointdiffError(f"{path} does not describe a model pointdiff can build (no {', '.join(missing)})")
+    return meta
+
+
+def _load_weights(model: torch.nn.Module, path: Path, device: str = "cpu") -> None:
+    """Load a safetensors file into ``model``, refusing tensors of other names or shapes (a damaged or altered file)."""
+    state, _ = load_tensors(path, device=device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        why = "; ".join(line.strip() for line in str(e).splitlines()[1:] if line.strip())[:400]
+        raise PointdiffError(f"{path} does not fit the model its meta.json describes ({why}); the checkpoint is damaged or was altered") from None
+
+
+def _remove(folder: Path) -> None:
+    """Delete a checkpoint folder so that no reader sees half of it: hide it (one rename), then delete it."""
+    hidden = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    shutil.rmtree(hidden, ignore_errors=True)
+    os.replace(folder, hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
 
 
 def build_meta(trainer: Trainer) -> dict[str, Any]:
@@ -134,18 +169,27 @@ def save_checkpoint(run_dir: str | Path, trainer: Trainer) -> Path:
             raise disk_full(final, written) from None
         raise
     if final.exists():
-        shutil.rmtree(final)
+        _remove(final)
     os.replace(tmp, final)
     write_json(run_dir / META_FILE, meta)
     return final
 
 
 def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
-    """Delete all but the newest ``keep`` checkpoints (0 keeps all)."""
+    """Delete all but the newest ``keep`` checkpoints (0 keeps all), and what killed runs left hidden.
+
+    Only the run's one writer calls it (it holds the run's lock), so every hidden ``.step-*``
+    folder is a dead process's half-written or half-deleted checkpoint, and every temporary
+    ``meta.json`` / ``loss.png`` beside the run's a dead process's write.
+    """
+    for leftover in (Path(run_dir) / CHECKPOINTS_DIR).glob(".step-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for name in (META_FILE, LOSS_PLOT):
+        remove_temps(Path(run_dir) / name)
     if keep <= 0:
         return
     for old in list_checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
 
 
 class Checkpointer:
@@ -181,7 +225,7 @@ class Checkpointer:
 
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The meta.json of a checkpoint (or of a run's newest checkpoint)."""
-    return read_json(resolve_checkpoint(path) / META_FILE)
+    return _read_meta(resolve_checkpoint(path))
 
 
 def restore_trainer(trainer: Trainer, path: str | Path) -> Path:
@@ -191,19 +235,30 @@ def restore_trainer(trainer: Trainer, path: str | Path) -> Path:
         PointdiffError: the checkpoint was made with another architecture, encoder or data.
     """
     ckpt = resolve_checkpoint(path)
-    meta = read_json(ckpt / META_FILE)
+    meta = _read_meta(ckpt)
     if meta["arch"] != trainer.model.arch or meta["arch_config"] != trainer.model.arch_config():
         raise PointdiffError(f"{ckpt} is a {meta['arch']} model {meta['arch_config']}, not the configured {trainer.model.arch} {trainer.model.arch_config()}")
     if meta["data"]["fingerprint"] != trainer.data.fingerprint:
         raise PointdiffError(f"{ckpt} was trained on other data ({meta['data']['source']}, fingerprint {meta['data']['fingerprint']}); resume it on the same dataset")
     if meta["encoder"] != trainer.data.encoder.to_dict():
         raise PointdiffError(f"{ckpt} was trained on vectors of another encoder ({meta['encoder']['id']}); resume it on the same embeddings")
-    model, _ = load_tensors(ckpt / MODEL_FILE, device=str(trainer.device))
-    ema = load_tensors(ckpt / EMA_FILE, device=str(trainer.device))[0] if (ckpt / EMA_FILE).exists() else None
-    with open(ckpt / STATE_FILE, "rb") as f:
-        state = torch.load(f, map_location=trainer.device, weights_only=True)
-    state["generator"] = state["generator"].cpu()  # the data generator always lives on the CPU
-    trainer.load_state_dict(state, model, ema)
+    device = str(trainer.device)
+    _load_weights(trainer.model, ckpt / MODEL_FILE, device)  # refuses weights of other shapes with the file's name
+    if trainer.ema is not None and (ckpt / EMA_FILE).exists():
+        _load_weights(trainer.ema.model, ckpt / EMA_FILE, device)
+    model = trainer.model.state_dict()
+    ema = trainer.ema.model.state_dict() if trainer.ema is not None and (ckpt / EMA_FILE).exists() else None
+    try:
+        with open(ckpt / STATE_FILE, "rb") as f:
+            state = torch.load(f, map_location=trainer.device, weights_only=True)  # plain tensors and containers only: never runs code
+        state["generator"] = state["generator"].cpu()  # the data generator always lives on the CPU
+        trainer.load_state_dict(state, model, ema)
+    except Exception as e:  # noqa: BLE001 - a refused pickle, a torn file, foreign contents: the user's to replace
+        why = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        raise PointdiffError(
+            f"{ckpt / STATE_FILE} cannot be read as a weights-only torch file of this run ({type(e).__name__}: {why}); "
+            "it is damaged or is not what pointdiff wrote: resume from another checkpoint, or delete this one"
+        ) from None
     return ckpt
 
 
@@ -236,15 +291,14 @@ def load_run(path: str | Path, device: str = "cpu", use_ema: bool = True) -> Loa
         use_ema: take the EMA weights when there are any (they sample better).
     """
     ckpt = resolve_checkpoint(path)
-    meta = read_json(ckpt / META_FILE)
+    meta = _read_meta(ckpt)
     if meta.get("format_version", 1) > FORMAT_VERSION:
         raise PointdiffError(f"{ckpt} was written by a newer pointdiff (format {meta['format_version']}); upgrade pointdiff")
     try:
         model = build_model(meta["arch"], **meta["arch_config"])
     except (KeyError, TypeError, ValueError) as e:
         raise PointdiffError(f"{ckpt}/{META_FILE} does not describe a model pointdiff can build ({e})") from None
-    weights = ckpt / (EMA_FILE if use_ema and (ckpt / EMA_FILE).exists() else MODEL_FILE)
-    state, _ = load_tensors(weights)
-    model.load_state_dict(state)
+    encoder = EncoderInfo.from_dict(meta["encoder"])
+    _load_weights(model, ckpt / (EMA_FILE if use_ema and (ckpt / EMA_FILE).exists() else MODEL_FILE))
     model.to(device).eval().requires_grad_(False)
-    return LoadedRun(model=model, meta=meta, encoder=EncoderInfo.from_dict(meta["encoder"]), path=ckpt)
+    return LoadedRun(model=model, meta=meta, encoder=encoder, path=ckpt)

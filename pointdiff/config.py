@@ -117,7 +117,7 @@ def apply(cfg: T, values: Mapping[str, Any], source: str = "settings") -> T:
     """
     hints = typing.get_type_hints(type(cfg))
     names = {f.name for f in dataclasses.fields(cfg)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - names)
+    unknown = sorted(str(k) for k in set(values) - names)  # YAML keys may be numbers, booleans or null
     if unknown:
         raise PointdiffError(
             f"{source}: unknown setting(s) {', '.join(unknown)} for {type(cfg).__name__}; "

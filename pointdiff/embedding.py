@@ -28,6 +28,7 @@ from pointdiff.device import resolve_device
 from pointdiff.errors import PointdiffError
 from pointdiff.lock import exclusive
 from pointdiff.progress import ProgressFn
+from pointdiff.store import remove_temps
 from pointdiff.text.embeddings import DatasetTexts, EncoderInfo, StoredEmbeddings, check_encoder, dataset_texts, read_embeddings, staleness, write_embeddings
 from pointdiff.text.encoders import DEFAULT_ENCODER, TextEncoder, load_encoder, resolve_encoder
 from pointdiff.text.similarity import DuplicateGroup, SimilarityStats, cosine_matrix, duplicate_texts, nearest, pairwise_stats, text_groups
@@ -117,6 +118,8 @@ def _embed(root: Path, cfg: EmbedConfig, progress: ProgressFn | None, encoder: T
     hashes = now.hashes
     info = encoder.info if encoder is not None else resolve_encoder(cfg.encoder).info
     path = root / EMBEDDINGS_FILE
+    for name in (EMBEDDINGS_FILE, HISTOGRAM_FILE):
+        remove_temps(root / name)  # what a killed embed left (we hold the dataset's lock)
     old = _previous(path)
     reason = _reason(old, info, now.ids, hashes, cfg.force)
 

@@ -252,10 +252,13 @@ def inspect_run(path: str | Path) -> RunReport:
 def _is_embeddings(path: Path) -> bool:
     if path.suffix != ".safetensors" or not path.is_file():
         return False
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        return "embeddings" in f.keys() and "encoder" in (f.metadata() or {})
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return "embeddings" in f.keys() and "encoder" in (f.metadata() or {})
+    except SafetensorError as e:  # torn or foreign: say so, not a traceback
+        raise PointdiffError(f"{path} is not a readable safetensors file ({e})") from None
 
 
 def inspect_path(path: str | Path) -> DatasetReport | RunReport | EmbeddingsReport:

@@ -7,6 +7,7 @@ target, so a killed process leaves either the old file or the new one, never hal
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -36,6 +37,16 @@ def _create_temp_beside(path: Path) -> Path:
             continue
         return tmp
     raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def remove_temps(path: str | os.PathLike) -> None:
+    """Delete the temporary files that killed writers of ``path`` left beside it.
+
+    Only for ``path``'s one writer (it holds the folder's lock): each such file is then a dead process's.
+    """
+    path = Path(path)
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp{glob.escape(path.suffix)}"):
+        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -191,10 +191,15 @@ def plan_training(
 
 
 def _resolve_resume(value: str | Path, ws: Workspace) -> Path:
-    """The checkpoint ``--resume`` names: ``latest`` is the workspace's newest run."""
+    """The checkpoint ``--resume`` names: ``latest`` is the newest checkpoint of the workspace's runs.
+
+    Not ``runs/LATEST``: a run is marked that only when it finishes, and the run to resume is
+    usually one that was stopped before it could.
+    """
     if str(value) == "latest":
-        run = ws.latest_run()
-        if run is None:
-            raise PointdiffError(f"nothing to resume: no runs in {ws.runs}")
-        return ckpt.resolve_checkpoint(run)
+        runs = sorted(p for p in ws.runs.iterdir() if p.is_dir()) if ws.runs.is_dir() else []
+        newest = [found[-1] for run in runs if (found := ckpt.list_checkpoints(run))]
+        if not newest:
+            raise PointdiffError(f"nothing to resume: no checkpoint in {ws.runs}")
+        return max(newest, key=lambda c: (c / ckpt.META_FILE).stat().st_mtime_ns)
     return ckpt.resolve_checkpoint(Path(value))

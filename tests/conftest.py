@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from pointdiff.data.dataset import Dataset, DatasetWriter, Record
+
+# Property tests (tests/test_properties.py): the same examples every run (derandomize: CI is
+# deterministic), no deadline (a busy 2-core machine is slow at random), few examples (seconds,
+# not minutes), and nothing written into the tree (no example database; hypothesis's cache of
+# the source's constants goes to the temp folder instead of ./.hypothesis).
+settings.register_profile("pointdiff", max_examples=50, deadline=None, derandomize=True, database=None)
+settings.load_profile("pointdiff")
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "pointdiff-hypothesis")
 
 
 def _ring(cx: float, cy: float, r: float, size: int = 64) -> np.ndarray:

@@ -94,6 +94,7 @@ class Rejection:
     NO_INK = "no ink"
     DUPLICATE = "duplicate"
     UNREADABLE = "unreadable"  # permissions, a file that vanished, an image too large to open safely
+    OUTSIDE = "outside the source"  # a symbolic link that leaves the source folder: never followed
 
     source: str
     kind: str
@@ -169,6 +170,14 @@ def _last_text_per_id(path: Path) -> dict[str, str]:
     return {row["id"]: row["text"] for row in read_jsonl(path) if row.get("text")}
 
 
+def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """A dataset's ``.npy`` array, never unpickled: an object array, a torn or a missing file is refused."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise PointdiffError(f"{path} is not a plain array file ({e}); the dataset is damaged: ingest it again") from None
+
+
 class Dataset:
     """A dataset folder, read lazily (arrays are memory-mapped)."""
 
@@ -182,8 +191,8 @@ class Dataset:
         if version > FORMAT_VERSION:
             raise PointdiffError(f"{self.root}: dataset format {version} is newer than this pointdiff ({FORMAT_VERSION}); upgrade pointdiff")
         self.records = [Record.from_json(r) for r in read_jsonl(manifest)]
-        self.offsets = np.load(self.root / INK_OFFSETS_FILE, allow_pickle=False)
-        self.ink_xy = np.load(self.root / INK_XY_FILE, mmap_mode="r", allow_pickle=False)
+        self.offsets = _load_array(self.root / INK_OFFSETS_FILE)
+        self.ink_xy = _load_array(self.root / INK_XY_FILE, mmap_mode="r")
         if len(self.offsets) != len(self.records) + 1:
             raise PointdiffError(f"{self.root}: manifest has {len(self.records)} samples but ink offsets describe {len(self.offsets) - 1}")
 

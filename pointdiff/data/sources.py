@@ -3,7 +3,10 @@
 Sources:
 
 * A folder of images (png, jpg, jpeg, webp, bmp, gif first frame); ``recursive`` also reads
-  subfolders. Hidden files and folders (``.name``) are ignored.
+  subfolders. Hidden files and folders (``.name``) are ignored. A symbolic link that leads
+  outside the folder (an image, a caption file, a subfolder) is not followed but rejected as
+  "outside the source": a folder someone sent must not make ingest copy other files of this
+  machine into the dataset. Links that stay inside the folder are followed.
 * The same with ``every=N``: in each folder, files are put in natural order (``frame2`` before
   ``frame10``) and every Nth is kept, starting with the first (video frames next to each other
   are near copies; the reference kept every 6th).
@@ -150,8 +153,18 @@ def parse_source(src: str | Path) -> tuple[str | None, Path | None]:
 # ----------------------------------------------------------------------------- folders
 
 
-def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str]) -> Iterator[tuple[Path, list[Path]]]:
-    """(folder, files) for ``root`` and, if recursive, its subfolders; hidden entries skipped."""
+def _leaves(p: Path, real_root: Path) -> bool:
+    """Whether ``p`` is a symbolic link to somewhere outside the (resolved) source folder."""
+    return p.is_symlink() and not p.resolve().is_relative_to(real_root)
+
+
+def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], outside: list[Path]) -> Iterator[tuple[Path, list[Path]]]:
+    """(folder, files) for ``root`` and, if recursive, its subfolders; hidden entries skipped.
+
+    A symbolic link that leaves ``root`` is not followed (a received folder must not make ingest
+    read, say, ``~/.ssh`` into a caption): it goes to ``outside`` instead. Links within are followed.
+    """
+    real_root = root.resolve()
     stack, visited = [root], set()
     while stack:
         folder = stack.pop()
@@ -166,6 +179,9 @@ def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str]) -
             continue
         for p in entries:
             if p.name.startswith(".") or (exclude is not None and p == exclude):
+                continue
+            if _leaves(p, real_root) and (recursive or not p.is_dir()):
+                outside.append(p)
                 continue
             if p.is_dir():
                 subdirs.append(p)
@@ -212,8 +228,8 @@ def _texts(value: Any) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
 
 
-def _caption(c: Candidate, metadata: dict[str, dict[str, Any]]) -> None:
-    """Attach caption and labels: metadata.jsonl first, then a sidecar .txt / .caption."""
+def _caption(c: Candidate, metadata: dict[str, dict[str, Any]], real_root: Path) -> None:
+    """Attach caption and labels: metadata.jsonl first, then a sidecar .txt / .caption (not one that links outside ``real_root``)."""
     row = metadata.get(c.rel)
     if row is not None:
         c.labels = {k: v for k, v in row.items() if k not in ("file_name", *CAPTION_KEYS)}
@@ -223,7 +239,7 @@ def _caption(c: Candidate, metadata: dict[str, dict[str, Any]]) -> None:
             return
     for ext in SIDECAR_EXTENSIONS:
         side = c.path.with_suffix(ext)
-        if side.is_file():
+        if side.is_file() and not _leaves(side, real_root):
             text = side.read_text(encoding="utf-8-sig", errors="replace").strip()
             if text:
                 c.caption, c.caption_from = text, f"sidecar {ext}"
@@ -240,7 +256,8 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
     kept: list[tuple[Path, str]] = []  # (path, rel) of images kept by ``every``
     others: list[tuple[Path, str]] = []
     all_images: list[str] = []
-    for folder, files in _walk(root, recursive, exclude, found.notes):
+    outside: list[Path] = []
+    for folder, files in _walk(root, recursive, exclude, found.notes, outside):
         found.files_seen += len(files)
         frames = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
         for k, p in enumerate(frames):
@@ -269,6 +286,8 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
             found.rejected.append(Rejection(rel, Rejection.NOT_IMAGE, f"a caption file with no image named {p.stem}.*"))
         else:
             found.rejected.append(Rejection(rel, Rejection.NOT_IMAGE, f"extension {p.suffix or '(none)'} is not one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}"))
+    for p in outside:
+        found.rejected.append(Rejection(p.relative_to(root).as_posix(), Rejection.OUTSIDE, f"a symbolic link to {p.resolve()}, outside the source folder: not followed (copy it in to use it)"))
     unmatched = sorted(set(metadata) - set(all_images))
     if unmatched:
         found.notes.append(f"{METADATA_FILE}: {len(unmatched)} row(s) name files not found, e.g. {unmatched[0]}")
@@ -278,7 +297,7 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
     ids = {rel: _unique_id(rel.rsplit(".", 1)[0], used) for rel in all_images}
     candidates = [Candidate(p, rel, ids[rel]) for p, rel in kept]
     for c in candidates:
-        _caption(c, metadata)
+        _caption(c, metadata, root.resolve())
     found.candidates, found.total = candidates, len(candidates)
     return found
 

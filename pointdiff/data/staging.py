@@ -3,6 +3,10 @@
 The dataset is built in a hidden folder beside ``out`` and renamed into place at the end, so
 an interrupted or failed run leaves any old dataset untouched, and ``overwrite`` replaces the
 whole folder: captions, summaries and embeddings of the old images cannot survive by mistake.
+
+A killed run cannot clean up after itself: the next ingest to ``out`` (which holds its lock)
+removes the hidden folders a killed one left, and puts the old dataset back if the kill came
+in the instant between the two renames that swap the new one in.
 """
 
 from __future__ import annotations
@@ -50,13 +54,28 @@ def _publish(staging: Path, out: Path, overwrite: bool) -> None:
         staging.rename(out)
 
 
+def _recover(out: Path) -> None:
+    """Undo what killed runs left beside ``out``: put back an old dataset moved aside, delete their hidden folders.
+
+    Only for the holder of ``out``'s lock: every ``.NAME.ingest-*`` / ``.NAME.old-*`` folder is then a dead run's.
+    """
+    for trash in sorted(out.parent.glob(f".{out.name}.old-*")):
+        if not out.exists() and (trash / out.name).is_dir():
+            (trash / out.name).rename(out)  # killed between the two renames of _publish: the old dataset comes back
+        shutil.rmtree(trash, ignore_errors=True)
+    for staging in out.parent.glob(f".{out.name}.ingest-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 @contextmanager
 def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     """A hidden folder beside ``out`` to build in: it becomes ``out`` if the block succeeds.
 
-    If the block raises, the folder is removed and ``out`` is left as it was.
+    If the block raises, the folder is removed and ``out`` is left as it was. Call it holding
+    ``out``'s lock (:func:`pointdiff.lock.exclusive`): it first cleans up after killed runs.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.ingest-", dir=out.parent))
     staging.chmod(out.parent.stat().st_mode & 0o777)  # mkdtemp makes it private; the dataset is not
     try:
