@@ -49,9 +49,9 @@ class TrainConfig:
     pairing_chunk: int = 16  # chunked: Hungarian on cells of this many points (16: as good as 64 here, 3x cheaper)
     cond_dropout: float = 0.1  # probability of training on the null (zero) condition, enables --guidance
     # --- optimisation ---
-    # Optimizer steps: ~9.5 min on 2 CPU cores (14 steps/s). Faces with 5 captions each, 9000 vs 3000
-    # steps: own captions' expression 39 vs 23 %, held-out paraphrases' 29 vs 16 %, 1-NNA 69 vs 78 %
-    # (preset `short` keeps 3000).
+    # Optimizer steps: 548 s on 2 CPU cores (14.6 steps/s). Faces, 5 captions each, 8000 vs 3000
+    # steps: own captions' expression 40 vs 23 %, held-out paraphrases' 29 vs 16 %, 1-NNA 67 vs 78 %
+    # (docs/recipes.md; preset `short` keeps 3000).
     steps: int = 8000
     lr: float = 1e-3  # peak learning rate (Adam)
     warmup_steps: int = 200  # linear warm-up: large early updates diverged in probes without it
