@@ -296,8 +296,9 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
     used: set[str] = set()
     ids = {rel: _unique_id(rel.rsplit(".", 1)[0], used) for rel in all_images}
     candidates = [Candidate(p, rel, ids[rel]) for p, rel in kept]
+    real_root = root.resolve()
     for c in candidates:
-        _caption(c, metadata, root.resolve())
+        _caption(c, metadata, real_root)
     found.candidates, found.total = candidates, len(candidates)
     return found
 

@@ -118,7 +118,8 @@ def load_training_data(path: str | Path) -> TrainingData:
     ds = Dataset(path)
     if not (path / EMBEDDINGS_FILE).exists():
         raise PointdiffError(f"{path} has no text embeddings yet; run `pointdiff embed` first (training needs a vector per caption)")
-    emb, encoder, ids = load_dataset_embeddings(path)
+    texts = dataset_texts(ds)
+    emb, encoder, ids = load_dataset_embeddings(path, current=texts)
     rows = embedded_rows(ds, ids)
     if len(rows) != len(ids):
         raise PointdiffError(f"{path}: embeddings name samples that are not in the dataset; run `pointdiff embed --force`")
@@ -127,7 +128,6 @@ def load_training_data(path: str | Path) -> TrainingData:
     slot = {r: k for k, r in enumerate(pictures)}
     # In embedding order; the whole dataset in its own order is read in one piece instead of per sample.
     sampler = PointSampler.from_dataset(ds, None if pictures == list(range(len(ds))) else pictures)
-    texts = dataset_texts(ds)
     return TrainingData(
         sampler=sampler,
         cond=emb.float(),

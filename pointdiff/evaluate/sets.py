@@ -120,13 +120,13 @@ def _pick_balanced(source: LabelledSource, labels: list[dict[str, str]], combos:
 def dataset_eval_set(dataset_root: str | Path, max_prompts: int = 64, num_points: int = 1024) -> EvalSet:
     """Up to ``max_prompts`` pictures of a dataset, spread over it, with their own text vectors."""
     from pointdiff.data.training import embedded_rows
-    from pointdiff.text.embeddings import load_dataset_embeddings
+    from pointdiff.text.embeddings import dataset_texts, load_dataset_embeddings
 
     root = Path(dataset_root)
     ds = Dataset(root)
     if not (root / EMBEDDINGS_FILE).exists():
         raise PointdiffError(f"{root} has no embeddings; run `pointdiff embed` first")
-    emb, _, ids = load_dataset_embeddings(root)
+    emb, _, ids = load_dataset_embeddings(root, current=dataset_texts(ds))
     usable = embedded_rows(ds, ids, first_only=True)  # each picture once, with its first text
     pick = np.unique(np.linspace(0, len(usable) - 1, min(max_prompts, len(usable))).round().astype(int))
     emb_rows = [usable[k][0] for k in pick]

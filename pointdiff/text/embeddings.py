@@ -225,18 +225,19 @@ def _texts_by_id(ids: list[str], hashes: list[str]) -> dict[str, tuple[str, ...]
     return out
 
 
-def load_dataset_embeddings(dataset_root: str | Path, check_current: bool = True) -> tuple[torch.Tensor, EncoderInfo, list[str]]:
+def load_dataset_embeddings(dataset_root: str | Path, check_current: bool = True, current: DatasetTexts | None = None) -> tuple[torch.Tensor, EncoderInfo, list[str]]:
     """The dataset's embeddings ``[M, D]``, their encoder, and the sample id of each row.
 
     One row per text: rows follow dataset order, a sample with several captions has several
     rows (its id repeated) and one without text has none, so select samples by id.
     With ``check_current``, refuse embeddings whose texts no longer match the dataset's
-    (captions or summaries changed since `pointdiff embed`).
+    (captions or summaries changed since `pointdiff embed`); ``current`` is the dataset's
+    :func:`dataset_texts` when the caller has it already (the dataset is then not read again).
     """
     root = Path(dataset_root)
     stored = read_embeddings(root / EMBEDDINGS_FILE)
     if check_current:
-        now = dataset_texts(Dataset(root))
+        now = current if current is not None else dataset_texts(Dataset(root))
         why = staleness(stored, now.ids, now.hashes)
         if why:
             raise PointdiffError(f"{root / EMBEDDINGS_FILE} is out of date ({why}); run `pointdiff embed` again")
