@@ -17,6 +17,10 @@ Each checkpoint folder is written under a temporary name and renamed into place,
 folder is hidden (renamed) before it is deleted, so a killed run leaves whole checkpoints
 only; the next save of the run removes what a killed one left hidden. The newest ``keep``
 are kept.
+
+With several processes (``torchrun``) only rank 0 writes, and the others wait until it is
+done (:class:`Checkpointer`); their state is the same, so the checkpoint is everyone's and
+resumes with any number of processes.
 """
 
 from __future__ import annotations
@@ -138,6 +142,7 @@ def build_meta(trainer: Trainer) -> dict[str, Any]:
             "points_per_s": round(rate * points, 1),
             "device": str(trainer.device),
             "precision": trainer.precision,
+            "processes": trainer.dist.world_size,  # steps/s is of the whole global batch, shared by these
             "threads": torch.get_num_threads(),
             "machine": platform.machine(),
         },
@@ -193,7 +198,12 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
 
 
 class Checkpointer:
-    """A training callback: save every ``every`` steps, keep the newest ``keep``."""
+    """A training callback: save every ``every`` steps, keep the newest ``keep``.
+
+    Every process calls it; with several (``trainer.dist``), rank 0 writes and the others wait
+    at the same step until the checkpoint is complete (or share rank 0's error), so a
+    checkpoint any of them could resume from is never half-written while training goes on.
+    """
 
     def __init__(self, run_dir: Path, every: int, keep: int):
         self.run_dir, self.every, self.keep = Path(run_dir), every, keep
@@ -204,17 +214,24 @@ class Checkpointer:
             self.save(trainer)
 
     def save(self, trainer: Trainer) -> Path:
-        """Save now (unless this step is already saved) and prune."""
+        """Save now (unless this step is already saved) and prune; rank 0 writes, every process gets the path."""
         if self.last_saved is not None and self.last_saved[0] == trainer.step:
             return self.last_saved[1]
-        path = save_checkpoint(self.run_dir, trainer)
+        path = trainer.dist.on_main(lambda: self._write(trainer))
         self.last_saved = (trainer.step, path)
+        return path
+
+    def _write(self, trainer: Trainer) -> Path:
+        path = save_checkpoint(self.run_dir, trainer)
         prune_checkpoints(self.run_dir, self.keep)
-        self.plot_losses(trainer)
+        self._plot(trainer)
         return path
 
     def plot_losses(self, trainer: Trainer) -> Path | None:
-        """``RUN/loss.png``: the per-step loss and its moving average."""
+        """``RUN/loss.png``: the per-step loss and its moving average (rank 0 draws it; every process gets the path)."""
+        return trainer.dist.on_main(lambda: self._plot(trainer))
+
+    def _plot(self, trainer: Trainer) -> Path | None:
         if not trainer.losses:
             return None
         from pointdiff.plot import save_curve

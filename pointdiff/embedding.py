@@ -12,19 +12,27 @@ then they are left out of the file and training uses only the samples it lists.
 It also measures how alike the texts are (pairwise cosine statistics, duplicates, a
 histogram PNG), and ``compare_prompts`` shows how prompts relate to each other and to the
 dataset's captions. Nothing here prints: results are dataclasses the CLI renders.
+
+Under ``torchrun`` (:mod:`pointdiff.distributed`) each process encodes a contiguous share of
+the texts to encode; the shares are gathered in rank order, and rank 0, which holds the
+dataset's lock, writes the file and the histogram while the others wait. The rows are those
+one process would have made (up to float rounding: a share is batched differently).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
 from pointdiff.device import resolve_device
+from pointdiff.distributed import Distributed, current
 from pointdiff.errors import PointdiffError
 from pointdiff.lock import exclusive
 from pointdiff.progress import ProgressFn
@@ -77,7 +85,7 @@ class EmbedResult:
     missing: list[str]  # ids of samples without text (left out)
     over_budget: dict[str, int]  # id -> tokens, texts longer than the encoder reads (truncated)
     seconds: float
-    similarity: Similarity | None = None
+    similarity: Similarity | None = None  # rank 0's alone under torchrun (it draws the histogram)
     reason: str = ""  # why work was done ("first run", "3 texts changed", "encoder changed", "--force")
 
 
@@ -86,25 +94,31 @@ def embed_dataset(
     cfg: EmbedConfig | None = None,
     progress: ProgressFn | None = None,
     encoder: TextEncoder | None = None,
+    dist: Distributed | None = None,
 ) -> EmbedResult:
     """Embed every sample's text and write ``DATASET/embeddings.safetensors``.
 
     Args:
         dataset_root: a dataset folder (``pointdiff ingest`` wrote it).
         cfg: settings; defaults to ``EmbedConfig()``.
-        progress: called as texts are encoded.
+        progress: called as texts are encoded (under torchrun: this process's share).
         encoder: an already loaded encoder (tests, or callers embedding several datasets);
             otherwise ``cfg.encoder`` is loaded only if something must be encoded.
+        dist: this process's place among several that share the encoding (every one calls
+            ``embed_dataset`` alike; rank 0 writes); default: the process group this process
+            joined, if any (:func:`pointdiff.distributed.current`).
 
     Raises:
         PointdiffError: samples without text (and not ``allow_missing``), no text at all, or
             an encoder that cannot be loaded.
     """
-    with exclusive(dataset_root, "embed"):
-        return _embed(Path(dataset_root), cfg or EmbedConfig(), progress, encoder)
+    dist = dist if dist is not None else current()
+    with ExitStack() as held:  # one writer per dataset: rank 0, for all the processes of this run
+        dist.on_main(lambda: held.enter_context(exclusive(dataset_root, "embed")))
+        return _embed(Path(dataset_root), cfg or EmbedConfig(), progress, encoder, dist)
 
 
-def _embed(root: Path, cfg: EmbedConfig, progress: ProgressFn | None, encoder: TextEncoder | None) -> EmbedResult:
+def _embed(root: Path, cfg: EmbedConfig, progress: ProgressFn | None, encoder: TextEncoder | None, dist: Distributed) -> EmbedResult:
     start = time.perf_counter()
     now = dataset_texts(Dataset(root))
     if not now.ids:
@@ -118,8 +132,9 @@ def _embed(root: Path, cfg: EmbedConfig, progress: ProgressFn | None, encoder: T
     hashes = now.hashes
     info = encoder.info if encoder is not None else resolve_encoder(cfg.encoder).info
     path = root / EMBEDDINGS_FILE
-    for name in (EMBEDDINGS_FILE, HISTOGRAM_FILE):
-        remove_temps(root / name)  # what a killed embed left (we hold the dataset's lock)
+    if dist.is_main:  # the lock's holder
+        for name in (EMBEDDINGS_FILE, HISTOGRAM_FILE):
+            remove_temps(root / name)  # what a killed embed left (we hold the dataset's lock)
     old = _previous(path)
     reason = _reason(old, info, now.ids, hashes, cfg.force)
 
@@ -127,24 +142,32 @@ def _embed(root: Path, cfg: EmbedConfig, progress: ProgressFn | None, encoder: T
         assert old is not None
         rows, over, encoded = old.embeddings, old.over_budget, 0
     else:
-        rows, over, encoded = _update(old, now, hashes, info, cfg, encoder, progress)
-        write_embeddings(path, StoredEmbeddings(rows, info, now.ids, hashes, over))
+        rows, over, encoded = _update(old, now, hashes, info, cfg, encoder, progress, dist)
+        dist.on_main(lambda: write_embeddings(path, StoredEmbeddings(rows, info, now.ids, hashes, over)))
     sources = dict(Counter(now.sources))
     result = EmbedResult(
         path=path, encoder=info, ids=now.ids, texts=now.texts, sources=sources, encoded=encoded, reused=len(now.ids) - encoded,
         up_to_date=reason is None, missing=now.missing, over_budget=over, seconds=0.0, reason=reason or "",
     )
     if cfg.stats:
-        result.similarity = similarity_report(rows, now.texts, cfg, root / HISTOGRAM_FILE, redraw=reason is not None)
+
+        def report() -> None:  # rank 0 draws the histogram, and its result alone carries the table
+            result.similarity = similarity_report(rows, now.texts, cfg, root / HISTOGRAM_FILE, redraw=reason is not None)
+
+        dist.on_main(report)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def _update(
     old: StoredEmbeddings | None, now: DatasetTexts, hashes: list[str], info: EncoderInfo,
-    cfg: EmbedConfig, encoder: TextEncoder | None, progress: ProgressFn | None,
+    cfg: EmbedConfig, encoder: TextEncoder | None, progress: ProgressFn | None, dist: Distributed,
 ) -> tuple[torch.Tensor, dict[str, int], int]:
-    """New rows (reusing what the same weights made from the same text), over-budget texts, count encoded."""
+    """New rows (reusing what the same weights made from the same text), over-budget texts, count encoded.
+
+    With several processes each encodes a contiguous share of the distinct texts; the
+    shares, gathered in rank order, are the list one process would have encoded.
+    """
     same_weights = old is not None and not cfg.force and old.encoder.weights_sha256 == info.weights_sha256
     previous = {(i, h): r for r, (i, h) in enumerate(zip(old.ids, old.texts_sha256))} if old is not None and same_weights else {}
     found = [previous.get(key) for key in zip(now.ids, hashes)]
@@ -156,12 +179,17 @@ def _update(
         rows[kept] = old.embeddings[[found[k] for k in kept]]
         over = {now.ids[k]: old.over_budget[now.ids[k]] for k in kept if now.ids[k] in old.over_budget}
     if todo:  # otherwise rows were only dropped or reordered: no model needed
-        enc = encoder or load_encoder(cfg.encoder, resolve_device(cfg.device), cfg.trust_remote_code)
+        enc = encoder or load_encoder(cfg.encoder, dist.place(resolve_device(cfg.device)), cfg.trust_remote_code)
         texts = [now.texts[k] for k in todo]
         unique = list(dict.fromkeys(texts))  # datasets repeat captions; encode each text once
         where = {t: n for n, t in enumerate(unique)}
-        rows[todo] = enc.encode(unique, cfg.batch_size, progress)[[where[t] for t in texts]]
-        tokens = enc.count_tokens(unique)
+        mine = dist.shard(unique)  # all of them in one process
+        vectors, tokens = enc.encode(mine, cfg.batch_size, progress), enc.count_tokens(mine)
+        if dist.active:  # every process gets every share, in rank order (as arrays: a pickled tensor goes through torch.save)
+            shares = dist.all_gather((vectors.numpy(), tokens))
+            vectors = torch.from_numpy(np.concatenate([v for v, _ in shares]))
+            tokens = [n for _, counts in shares for n in counts]
+        rows[todo] = vectors[[where[t] for t in texts]]
         over.update({now.ids[k]: tokens[where[t]] for k, t in zip(todo, texts) if tokens[where[t]] > info.max_tokens})
     return rows, over, len(todo)
 

@@ -6,6 +6,10 @@ process dies, however it dies, so the lock of a killed run is simply taken over 
 one. The file records its holder (pid, command) for the "already running" message; a clean
 exit removes it, a killed process leaves it for the next one to take over. Where ``fcntl`` does
 not exist (Windows) nothing is locked.
+
+The processes of one ``torchrun`` job are one writer: rank 0 takes the lock for all of them
+(``Distributed.on_main``, :mod:`pointdiff.distributed`) and writes every file; the others never
+ask for it, so they can neither block each other nor hold it after rank 0 is gone.
 """
 
 from __future__ import annotations

@@ -13,8 +13,15 @@ One step (flow matching on the straight path, see ``flow/path.py``)::
 evaluation attach from outside as callbacks ``callback(trainer)`` after every step (minGPT
 style); :mod:`pointdiff.training` wires them up. The model, the :class:`EMA` and the optimizer
 are separate objects, and all randomness flows from one ``torch.Generator`` plus the step
-number, so a resumed run repeats an uninterrupted one exactly (and DDP could wrap
-``trainer.model``).
+number, so a resumed run repeats an uninterrupted one exactly.
+
+Several processes (``torchrun``, :mod:`pointdiff.distributed`): ``clouds_per_step`` stays the
+global batch. Every process draws the whole batch from the same seeded generator (cheap) and
+keeps its own contiguous share of the clouds before the per-cloud noise pairing; the loss is
+the mean over its share and ``DistributedDataParallel`` averages the gradients, which is the
+gradient of the whole batch. Model, EMA, optimizer, generator and step are then the same in
+every process, and the same as one process training the same global batch (up to float
+rounding), so a checkpoint resumes with any number of processes.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from torch import Tensor
 
 from pointdiff.data.training import TrainingData
 from pointdiff.device import resolve_precision
+from pointdiff.distributed import Distributed, current
 from pointdiff.errors import PointdiffError
 from pointdiff.flow.model import VelocityModel, build_model
 from pointdiff.flow.path import linear_path, pair_noise
@@ -82,20 +90,42 @@ class EMA:
             pe.lerp_(pm, 1 - d)
 
 
+def local_clouds(cfg: TrainConfig, dist: Distributed) -> slice:
+    """This process's clouds of every step's global batch: a contiguous, equal share.
+
+    Raises:
+        PointdiffError: ``clouds_per_step`` cannot be shared equally by the processes.
+    """
+    b, n = cfg.clouds_per_step, dist.world_size
+    if b % n:
+        up = -(-b // n) * n
+        raise PointdiffError(
+            f"clouds_per_step ({b}) is the batch of all {n} processes together and must be divisible by {n}: "
+            f"use --clouds-per-step {up}{f' or {b // n * n}' if b > n else ''}, or a number of processes that divides {b}"
+        )
+    share = b // n
+    return slice(dist.rank * share, (dist.rank + 1) * share)
+
+
 class Trainer:
     """The training loop's state and one step of it; knows nothing about the CLI or files.
 
-    Attributes the callbacks read: ``step`` (steps done), ``model``, ``ema`` (an :class:`EMA`
-    or None), ``last_loss``, ``losses`` (one per step), ``elapsed`` (seconds spent in steps).
+    Attributes the callbacks read: ``step`` (steps done), ``model`` (the network itself, never
+    a DDP wrapper), ``ema`` (an :class:`EMA` or None), ``last_loss`` (of the whole global
+    batch), ``losses`` (one per step), ``elapsed`` (seconds spent in steps), ``dist`` (this
+    process's place among the processes; :data:`~pointdiff.distributed.SINGLE` alone).
     """
 
-    def __init__(self, cfg: TrainConfig, data: TrainingData, device: str = "cpu"):
+    def __init__(self, cfg: TrainConfig, data: TrainingData, device: str = "cpu", dist: Distributed | None = None):
         cfg.validate()
-        self.cfg, self.data, self.device = cfg, data, torch.device(device)
+        self.dist = dist if dist is not None else current()  # the process group torchrun set up, if any
+        self.local = local_clouds(cfg, self.dist)  # this process's clouds of each step's batch (all of them alone)
+        self.cfg, self.data, self.device = cfg, data, torch.device(self.dist.place(device))  # plain "cuda": this process's GPU
         with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the global RNG alone
             torch.manual_seed(cfg.seed)
             self.model: VelocityModel = build_model(cfg.arch, data.cond.shape[1], **cfg.model_kwargs()).to(self.device)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self._ddp: torch.nn.parallel.DistributedDataParallel | None = None  # made by the first step with several processes
         opt = torch.optim.AdamW if cfg.weight_decay > 0 else torch.optim.Adam
         self.optimizer = opt(self.model.parameters(), lr=cfg.lr, **({"weight_decay": cfg.weight_decay} if cfg.weight_decay > 0 else {}))
         self.generator = torch.Generator().manual_seed(cfg.seed)
@@ -106,6 +136,28 @@ class Trainer:
         self.last_loss = float("nan")
         self.elapsed = 0.0
         self._order_epoch, self._order = -1, torch.empty(0, dtype=torch.long)
+
+    def net(self) -> torch.nn.Module:
+        """What a step calls: the model, or with several processes its DDP wrapper (made on first use).
+
+        DDP averages the gradients over the processes in backward; the EMA, the optimizer and
+        checkpoints keep using ``self.model``, the module it wraps (the same parameter tensors).
+        Buffers are built from the seed and never change, so nothing is sent before a forward.
+        """
+        if not self.dist.active:
+            return self.model
+        if self._ddp is None:  # a collective: every process makes it at the same step
+            ids = [self.device] if self.device.type == "cuda" else None
+            self._ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids, forward_sync_buffers=False)
+        return self._ddp
+
+    def release(self) -> None:
+        """Drop the DDP wrapper, and with it its hold on the process group (a later step makes a new one).
+
+        :func:`pointdiff.training.train` calls it when training ends: a wrapper still alive when
+        the process leaves the group can abort the process at exit (gloo's threads).
+        """
+        self._ddp = None
 
     def sampling_model(self) -> VelocityModel:
         """The weights generate would use: the EMA's when the run keeps one."""
@@ -135,14 +187,21 @@ class Trainer:
         return torch.tensor(out, dtype=torch.long)
 
     def batch(self, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(x0, x1, t, cond) of step ``step``, drawn from the trainer's generator, on the device."""
+        """(x0, x1, t, cond) of this process's clouds of step ``step`` (all of them in one process), on the device.
+
+        The whole global batch is drawn from the trainer's generator in every process, so the
+        generator moves alike everywhere; each keeps its own slice before the pairing, which
+        is per cloud and so gives each cloud what pairing the whole batch would.
+        """
         cfg, g = self.cfg, self.generator
         idx = self.clouds_at(step)  # text rows; a picture with k captions has k rows
         x1 = self.data.sampler.sample(self.data.picture[idx], cfg.points_per_cloud, g, jitter=cfg.jitter)
         x0 = torch.randn(x1.shape, generator=g) * cfg.noise_std
-        x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)
         t = torch.rand(len(idx), generator=g)
         keep = (torch.rand(len(idx), generator=g) >= cfg.cond_dropout).float() if cfg.cond_dropout > 0 else torch.ones(len(idx))
+        mine = self.local
+        idx, x0, x1, t, keep = idx[mine], x0[mine], x1[mine], t[mine], keep[mine]
+        x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)  # draws nothing: its place after t and keep changes no number
         cond = self.cond[idx.to(self.device)] * keep.to(self.device)[:, None]
         return x0.to(self.device), x1.to(self.device), t.to(self.device), cond
 
@@ -155,12 +214,15 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(step)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            v = self.model(ps.x_t, ps.t, cond)
-        loss = F.mse_loss(v.float(), ps.dx_t)
-        if not torch.isfinite(loss):  # stop before the bad step touches the weights, the EMA or a checkpoint
-            raise TrainingDiverged(step, "loss", float(loss.detach()), cfg)
+            v = self.net()(ps.x_t, ps.t, cond)
+        loss = F.mse_loss(v.float(), ps.dx_t)  # mean over this process's clouds
+        # The whole batch's loss (equal shares: the mean of the processes' means), the same
+        # number in every process, so all of them stop together on a non-finite one.
+        batch_loss = self.dist.mean(loss.detach())
+        if not torch.isfinite(batch_loss):  # stop before the bad step touches the weights, the EMA or a checkpoint
+            raise TrainingDiverged(step, "loss", float(batch_loss), cfg)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # with DDP, the gradients are averaged over the processes here
         if cfg.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         else:
@@ -171,7 +233,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model, step)
         self.step += 1
-        self.last_loss = float(loss.detach())
+        self.last_loss = float(batch_loss)
         self.losses.append(self.last_loss)
         self.elapsed += time.perf_counter() - start
         return self.last_loss

@@ -15,12 +15,16 @@ or, deciding recipe, data and run folder the way the CLI does (presets, ``pointd
 
 The loop itself is :class:`pointdiff.trainer.Trainer`; this module attaches the
 :class:`~pointdiff.checkpoint.Checkpointer` and any other callbacks to it.
+
+Under ``torchrun`` (:mod:`pointdiff.distributed`) every process runs the same calls: rank 0
+decides the run folder, takes its lock and writes every file, the others use what it decided
+and wait where it writes; all of them train their share of each step's global batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +32,13 @@ from typing import Any
 from pointdiff import checkpoint as ckpt
 from pointdiff.config import apply, load_config, preset_path
 from pointdiff.data.training import TrainingData, load_training_data
+from pointdiff.distributed import Distributed, current
 from pointdiff.errors import PointdiffError
 from pointdiff.lock import exclusive
 from pointdiff.flow.model import VelocityModel
 from pointdiff.progress import ProgressFn
 from pointdiff.recipe import TrainConfig
-from pointdiff.trainer import Callback, Trainer, TrainingDiverged
+from pointdiff.trainer import Callback, Trainer, TrainingDiverged, local_clouds
 from pointdiff.workspace import Workspace
 
 
@@ -69,6 +74,7 @@ def train(
     progress: ProgressFn | None = None,
     device: str = "cpu",
     resume: str | Path | None = None,
+    dist: Distributed | None = None,
 ) -> TrainResult:
     """Train (or resume) a run; with ``run_dir``, checkpoint into it as it goes.
 
@@ -81,12 +87,17 @@ def train(
         progress: ``progress(step, steps, loss=…, steps/s=…)``.
         device: ``cpu``, ``cuda``, ``cuda:N``.
         resume: a checkpoint folder to continue from exactly (model, EMA, optimizer, RNG, step).
+        dist: this process's place among several (every one calls ``train`` alike; rank 0
+            writes); default: the process group this process joined, if any
+            (:func:`pointdiff.distributed.current`).
     """
     if not isinstance(data, TrainingData):
         data = load_training_data(data)
-    trainer = Trainer(cfg, data, device)
-    with exclusive(run_dir, "train") if run_dir is not None else nullcontext():  # one writer per run folder
-        if resume is not None:
+    trainer = Trainer(cfg, data, device, dist)
+    with ExitStack() as held:
+        if run_dir is not None:  # one writer per run folder: rank 0, for all the processes of this run
+            trainer.dist.on_main(lambda: held.enter_context(exclusive(run_dir, "train")))
+        if resume is not None:  # every process loads the same checkpoint
             ckpt.restore_trainer(trainer, resume)
         callbacks = list(callbacks)
         saver = None
@@ -99,6 +110,8 @@ def train(
             kept = ckpt.list_checkpoints(run_dir) if run_dir is not None else []
             where = f"The last good checkpoint, {kept[-1]}, is kept and draws as before" if kept else "No checkpoint was written before it"
             raise PointdiffError(f"{e}. {where}. To train past it, start a new run with {e.hints}.") from None
+        finally:
+            trainer.release()  # no DDP wrapper outlives the training (the process may leave the group next)
         last = None
         if saver is not None:
             last = saver.save(trainer)  # the final state, even between checkpoints (no-op if just saved)
@@ -122,11 +135,12 @@ class TrainPlan:
         """Parameters of the model this plan trains."""
         return self.cfg.num_params(self.data.cond.shape[1])
 
-    def run(self, device: str = "cpu", progress: ProgressFn | None = None, callbacks: Sequence[Callback] = ()) -> TrainResult:
-        """Train as planned; a run under the workspace's runs/ becomes its latest."""
-        result = train(self.cfg, self.data, run_dir=self.run_dir, callbacks=callbacks, progress=progress, device=device, resume=self.resume_from)
+    def run(self, device: str = "cpu", progress: ProgressFn | None = None, callbacks: Sequence[Callback] = (), dist: Distributed | None = None) -> TrainResult:
+        """Train as planned; a run under the workspace's runs/ becomes its latest (rank 0 marks it)."""
+        dist = dist if dist is not None else current()
+        result = train(self.cfg, self.data, run_dir=self.run_dir, callbacks=callbacks, progress=progress, device=device, resume=self.resume_from, dist=dist)
         if self.run_dir.resolve().parent == self.workspace.runs.resolve():
-            self.workspace.set_latest(self.run_dir)
+            dist.on_main(lambda: self.workspace.set_latest(self.run_dir))
         return result
 
 
@@ -141,6 +155,7 @@ def plan_training(
     resume: str | Path | None = None,
     out: str | Path | None = None,
     name: str | None = None,
+    dist: Distributed | None = None,
 ) -> TrainPlan:
     """Decide a run the way ``pointdiff train`` does.
 
@@ -150,9 +165,15 @@ def plan_training(
     settings in :data:`pointdiff.recipe.RESUMABLE` may change. ``epochs`` is the reference's
     unit (:meth:`TrainConfig.steps_for_epochs`) and replaces ``steps``.
 
+    With several processes (``dist``; default: the group this process joined, if any) every
+    one plans alike, and rank 0 alone picks the checkpoint ``latest`` means and creates the
+    run folder: the others take its answer, so all of them train into one run.
+
     Raises:
-        PointdiffError: conflicting choices, nothing to resume, or data that cannot be trained on.
+        PointdiffError: conflicting choices, nothing to resume, a batch the processes cannot
+            share, or data that cannot be trained on.
     """
+    dist = dist if dist is not None else current()
     overrides = dict(overrides or {})
     if epochs is not None and "steps" in overrides:
         raise PointdiffError("give --steps or --epochs, not both")
@@ -160,7 +181,7 @@ def plan_training(
     if resume is not None:
         if config_file is not None or preset != "default":
             raise PointdiffError("a resumed run keeps its recipe; --preset and --config cannot change it")
-        resume_from = _resolve_resume(resume, ws)
+        resume_from = dist.on_main(lambda: _resolve_resume(resume, ws))  # "latest" must mean one checkpoint for all
         meta = ckpt.read_meta(resume_from)
         cfg = TrainConfig.from_meta(meta).resumed(overrides)
         data_path = Path(data) if data is not None else Path(meta["data"]["source"])
@@ -180,14 +201,19 @@ def plan_training(
         cfg = apply(cfg, {"steps": cfg.steps_for_epochs(epochs)})
         epochs_note = cfg.describe_epochs(epochs)
     cfg.validate()
+    local_clouds(cfg, dist)  # refuse a batch the processes cannot share before a run folder is made
     training_data = load_training_data(data_path)
     if run_dir is None:
-        if out is not None:
-            run_dir = Path(out)
-            run_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            run_dir = ws.new_run_dir(name)
+        run_dir = dist.on_main(lambda: _make_run_dir(ws, out, name))  # one folder (a name by the time) for all
     return TrainPlan(cfg=cfg, data=training_data, run_dir=Path(run_dir), resume_from=resume_from, workspace=ws, epochs_note=epochs_note)
+
+
+def _make_run_dir(ws: Workspace, out: str | Path | None, name: str | None) -> Path:
+    """Create a new run's folder: ``out``, or a fresh one under the workspace's runs/."""
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        return Path(out)
+    return ws.new_run_dir(name)
 
 
 def _resolve_resume(value: str | Path, ws: Workspace) -> Path:

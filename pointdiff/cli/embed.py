@@ -3,6 +3,7 @@
     pointdiff embed                                   # the workspace dataset, default encoder (minilm)
     pointdiff embed DATASET --encoder clip            # the reference's CLIP ViT-B/32 (must be on this machine)
     pointdiff embed --text "left-facing neutral" --text "smiling, turned right" --top 3
+    torchrun --nproc_per_node 2 -m pointdiff embed    # 2 processes share the texts; process 0 writes and reports
 """
 
 from __future__ import annotations
@@ -126,12 +127,17 @@ def register(app: typer.Typer) -> None:
         not change are reused: a second run does no work. Texts longer than the encoder reads
         (MiniLM 256 tokens, CLIP 77) are truncated and listed.
 
+        Under torchrun (`torchrun --nproc_per_node N -m pointdiff embed`) the N processes each
+        encode a share of the texts; process 0 writes the file and reports.
+
         Examples:
           pointdiff embed
           pointdiff embed data/photos --encoder clip
           pointdiff embed --text "left-facing neutral" --text "smiling, turned right" --top 3
         """
         from pointdiff.config import load_config
+        from pointdiff.device import resolve_device
+        from pointdiff.distributed import from_env, launch
         from pointdiff.embedding import EmbedConfig, compare_prompts, embed_dataset
 
         common.set_offline(offline)
@@ -144,6 +150,8 @@ def register(app: typer.Typer) -> None:
         }
         cfg = load_config(EmbedConfig, workspace_section=ws.section("embed"), config_file=config, overrides=overrides)
         if text:
+            if not from_env().is_main:  # a few prompts are no work to share: process 0 answers alone
+                return
             with err_console.status("encoding prompts"):
                 rep = compare_prompts(
                     list(text), root if root.is_dir() else None, encoder=encoder, top=top, device=cfg.device,
@@ -151,8 +159,12 @@ def register(app: typer.Typer) -> None:
                 )
             _render_prompts(rep)
             return
-        console.print(f"dataset: {root}")
-        with ExitStack() as stack:
-            bar: ProgressFn = LazyBar(stack, "embed")
-            result = embed_dataset(root, cfg, progress=bar)
+        with launch(resolve_device(cfg.device)) as dist:  # torchrun's process group; none in a plain process
+            if not dist.is_main:  # every process encodes its share; process 0 talks
+                embed_dataset(root, cfg, dist=dist)
+                return
+            console.print(f"dataset: {root}")
+            with ExitStack() as stack:
+                bar: ProgressFn = LazyBar(stack, "embed" + (" (process 0's share)" if dist.active else ""))
+                result = embed_dataset(root, cfg, progress=bar, dist=dist)
         _render_embed(result)

@@ -5,10 +5,12 @@
     pointdiff train --preset seed --epochs 20000     # the same, in the reference's own words
     pointdiff train --data data.pt --steps 5000      # the reference system's data file
     pointdiff train --resume latest --steps 6000     # continue the newest run, exactly
+    torchrun --nproc_per_node 4 -m pointdiff train   # 4 processes share each step's clouds (rank 0 writes)
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -53,7 +55,7 @@ def register(app: typer.Typer) -> None:
         name: Optional[str] = typer.Option(None, "--name", help="Run name (default: run-<date>-<time>) under the workspace's runs/."),
         out: Optional[Path] = typer.Option(None, "--out", help="Run folder to write (instead of workspace/runs/<name>)."),
         lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
-        clouds_per_step: Optional[int] = typer.Option(None, "--clouds-per-step", help="Clouds (captions) per optimizer step."),
+        clouds_per_step: Optional[int] = typer.Option(None, "--clouds-per-step", help="Clouds (captions) per optimizer step, all processes together under torchrun (must divide by their number)."),
         points_per_cloud: Optional[int] = typer.Option(None, "--points-per-cloud", help="Fresh points drawn per cloud per step."),
         precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16 where the hardware has fast bf16, else fp32), bf16 (autocast) or fp32."),
         sets: Optional[list[str]] = typer.Option(None, "--set", help="Any TrainConfig setting, KEY=VALUE (repeatable), e.g. --set ema_decay=0.99."),
@@ -67,28 +69,36 @@ def register(app: typer.Typer) -> None:
         Settings come from, in increasing precedence: the recipe (--preset), the `train:` section of pointdiff.yaml, --config FILE.yaml, --set, then the named flags.
 
         Checkpoints (safetensors weights + meta.json + optimizer/RNG state) go to the run folder every --checkpoint-every steps, with loss.png; `pointdiff generate` uses the newest run.
+
+        Under torchrun (`torchrun --nproc_per_node N -m pointdiff train ...`) the N processes share each step's clouds and train one run; process 0 writes it and reports.
         """
         from pointdiff.checkpoint import LOSS_PLOT
+        from pointdiff.distributed import launch
         from pointdiff.training import plan_training
 
         ws = common.workspace(workspace)
         common.set_threads(threads)
         flags = {"lr": lr, "clouds_per_step": clouds_per_step, "points_per_cloud": points_per_cloud, "precision": precision, "seed": seed, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep, "steps": steps}
         overrides = {**_parse_sets(sets), **{k: v for k, v in flags.items() if v is not None}}  # named flags win over --set
-        plan = plan_training(ws, data=data, preset=preset, config_file=config, overrides=overrides, epochs=epochs, resume=resume, out=out, name=name)
-        cfg, training_data, dev = plan.cfg, plan.data, resolve_device(device)
-        if plan.epochs_note:
-            err_console.print(plan.epochs_note)
-        err_console.print(
-            f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {training_data.num_pictures} pictures"
-            + (f" ({len(training_data.cond)} texts)" if len(training_data.cond) != training_data.num_pictures else "")
-            + f" from {training_data.source} "
-            f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds × "
-            f"{cfg.points_per_cloud} points, {cfg.precision} on {dev} -> {plan.run_dir}"
-            + (f" (resuming {plan.resume_from.name})" if plan.resume_from else "")
-        )
-        with progress_bar("train", cfg.steps) as bar:
-            result = plan.run(device=dev, progress=bar)
+        with launch(resolve_device(device)) as dist:  # torchrun's process group; none in a plain process
+            plan = plan_training(ws, data=data, preset=preset, config_file=config, overrides=overrides, epochs=epochs, resume=resume, out=out, name=name, dist=dist)
+            cfg, training_data, dev = plan.cfg, plan.data, dist.place(resolve_device(device))
+            if dist.is_main:  # every process runs this command; one of them talks
+                if plan.epochs_note:
+                    err_console.print(plan.epochs_note)
+                shared = f" ({cfg.clouds_per_step // dist.world_size} in each of {dist.world_size} processes)" if dist.active else ""
+                err_console.print(
+                    f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {training_data.num_pictures} pictures"
+                    + (f" ({len(training_data.cond)} texts)" if len(training_data.cond) != training_data.num_pictures else "")
+                    + f" from {training_data.source} "
+                    f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds{shared} × "
+                    f"{cfg.points_per_cloud} points, {cfg.precision} on {dev}{' (rank 0)' if dist.active else ''} -> {plan.run_dir}"
+                    + (f" (resuming {plan.resume_from.name})" if plan.resume_from else "")
+                )
+            with progress_bar("train", cfg.steps) if dist.is_main else nullcontext(None) as bar:
+                result = plan.run(device=dev, progress=bar, dist=dist)
+        if not dist.is_main:
+            return
         t = result.trainer
         console.print(f"trained {t.step} steps in {t.elapsed:.0f} s ({t.step_rate():.1f} steps/s); last loss {t.last_loss:.3f}")
         console.print(f"checkpoint: {result.checkpoint}")

@@ -34,6 +34,7 @@ from typing import Any
 from pointdiff.data.dataset import CAPTIONS_FILE, MANIFEST_FILE, SUMMARIES_FILE, Dataset
 from pointdiff.data.folders import METADATA_FILE
 from pointdiff.data.images import IMAGE_EXTENSIONS
+from pointdiff.distributed import one_process_only
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import atomic_write_text, read_jsonl, sha256_file, write_jsonl
@@ -155,6 +156,7 @@ def caption(
     Raises:
         PointdiffError: a missing source or model, a model that cannot caption, an image that cannot be read.
     """
+    one_process_only("caption")
     cfg = cfg or CaptionConfig()
     cfg.check()
     t0 = time.perf_counter()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pointdiff.data.dataset import SUMMARIES_FILE, Dataset
+from pointdiff.distributed import one_process_only
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import read_jsonl
@@ -127,6 +128,7 @@ def summarize(
     Raises:
         PointdiffError: no dataset, a model or encoder that is not here, no chat template.
     """
+    one_process_only("summarize")
     cfg = cfg or SummarizeConfig()
     cfg.check()
     if cfg.retries < 0:
