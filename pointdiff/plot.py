@@ -52,10 +52,15 @@ def save_cloud_grid(
     titles: Sequence[str] | None = None,
     ncols: int | None = None,
     panel_inches: float = 2.0,
-    point_size: float = 2.0,
+    point_size: float | None = None,
     suptitle: str | None = None,
 ) -> Path:
-    """Plot clouds ([P, 2] arrays in [-3, 3], y up) in a grid and save a PNG."""
+    """Plot clouds ([P, 2] arrays in [-3, 3], y up) in a grid and save a PNG.
+
+    ``point_size`` (marker area) defaults to 2 for clouds of up to 1024 points and shrinks
+    with the square root of the count above that, so 10 000 or 100 000 points draw strokes
+    rather than a solid blot.
+    """
     n = len(clouds)
     ncols = ncols or min(n, math.ceil(math.sqrt(n)))
     nrows = math.ceil(n / ncols)
@@ -63,7 +68,9 @@ def save_cloud_grid(
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < n:
-            _draw_cloud(ax, np.asarray(clouds[k]), titles[k] if titles else None, point_size, max(12, round(panel_inches * 18)))
+            pts = np.asarray(clouds[k])
+            size = point_size if point_size is not None else 2.0 * min(1.0, math.sqrt(1024 / max(1, len(pts))))
+            _draw_cloud(ax, pts, titles[k] if titles else None, size, max(12, round(panel_inches * 18)))
         else:
             ax.axis("off")
     if suptitle:

@@ -255,12 +255,18 @@ class Dataset:
         return h.hexdigest()[:16]
 
 
+# Above this many ink points (8 bytes each in RAM), a dataset's sampler reads pictures from disk
+# when it draws them instead of holding every point: 16M points = 128 MB, about 4000 faces.
+STREAM_ABOVE_POINTS = 16_000_000
+
+
 class PointSampler:
     """Draws fresh point clouds from every ink pixel of a set of pictures.
 
     Holds all ink points as float32 [total, 2] in [-3, 3] (pixel centres) with per-sample
     offsets; ``jitter`` spreads each draw uniformly over its pixel (dequantisation), so the
-    model learns a density rather than a grid.
+    model learns a density rather than a grid. :class:`StreamedPointSampler` draws the same
+    points from a dataset on disk without holding them.
     """
 
     def __init__(self, points: torch.Tensor, offsets: torch.Tensor, pixel_half: torch.Tensor):
@@ -272,17 +278,21 @@ class PointSampler:
             raise PointdiffError("a sample has no points")
 
     @classmethod
-    def from_dataset(cls, ds: Dataset, indices: Sequence[int] | None = None) -> "PointSampler":
+    def from_dataset(cls, ds: Dataset, indices: Sequence[int] | None = None, stream: bool | None = None) -> "PointSampler":
         """All ink points of ``ds`` (or of the samples ``indices`` only), converted once to [-3, 3].
 
         8 bytes per ink pixel in RAM; with ``indices`` only those samples are read, so a
-        few pictures of a 100k-image dataset cost a few pictures.
+        few pictures of a 100k-image dataset cost a few pictures. ``stream`` (None: when the
+        points exceed :data:`STREAM_ABOVE_POINTS`) returns a :class:`StreamedPointSampler`
+        instead, which reads a picture from disk each time it is drawn and holds none.
         """
         idx = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
-        xy = np.asarray(ds.ink_xy) if indices is None else np.concatenate([ds.pixels(i) for i in idx] or [np.zeros((0, 2), np.uint16)])
         counts = (ds.offsets[idx + 1] - ds.offsets[idx]).astype(np.int64)
         width = np.asarray([ds.records[i].width for i in idx], dtype=np.float32)
         height = np.asarray([ds.records[i].height for i in idx], dtype=np.float32)
+        if stream or (stream is None and counts.sum() > STREAM_ABOVE_POINTS):
+            return StreamedPointSampler(ds.root / INK_XY_FILE, ds.offsets[idx].astype(np.int64), counts, width, height)
+        xy = np.asarray(ds.ink_xy) if indices is None else np.concatenate([ds.pixels(i) for i in idx] or [np.zeros((0, 2), np.uint16)])
         # images.py owns the mapping; here it runs once over all pixels with each one's image size.
         points = pixels_to_points(xy, np.repeat(width, counts), np.repeat(height, counts))
         offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
@@ -302,7 +312,7 @@ class PointSampler:
         indices = indices.long()
         u = torch.rand(len(indices), num_points, generator=generator)
         local = (u * self.counts[indices, None]).long().clamp_max_(self.counts[indices, None] - 1)
-        pts = self.points[self.offsets[indices, None] + local]
+        pts = self._gather(indices, local)
         if jitter:
             half = self.pixel_half[indices, None, None]
             pts = pts + (torch.rand(pts.shape, generator=generator) * 2 - 1) * half
@@ -312,4 +322,64 @@ class PointSampler:
         """One deterministic draw for every sample: [N, P, 2] (evaluation reference clouds)."""
         g = torch.Generator().manual_seed(seed)
         return self.sample(torch.arange(len(self)), num_points, g, jitter)
+
+    def _gather(self, indices: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        """Points number ``local`` [B, P] of samples ``indices`` [B]: [B, P, 2]."""
+        return self.points[self.offsets[indices, None] + local]
+
+
+class StreamedPointSampler(PointSampler):
+    """A :class:`PointSampler` over a dataset on disk: each draw reads its pictures' pixels.
+
+    Nothing but per-picture sizes is held, so memory stays flat however large the dataset
+    (a 100k-image dataset's points would take gigabytes). Reads go through ``pread`` into
+    fresh buffers, not a memory map, so the file's pages never count as this process's
+    memory. Draws are equal, bit for bit, to the in-memory sampler's for the same generator.
+    """
+
+    def __init__(self, path: Path, starts: np.ndarray, counts: np.ndarray, width: np.ndarray, height: np.ndarray):
+        self.path = Path(path)
+        with open(self.path, "rb") as f:  # the .npy header says where the uint16 [total, 2] data starts
+            major, _ = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            self._data_start = f.tell()
+        if dtype != np.dtype("<u2") or fortran or len(shape) != 2 or shape[1] != 2:
+            raise PointdiffError(f"{self.path} is not a uint16 [N, 2] ink array; the dataset is damaged: ingest it again")
+        self.starts = torch.from_numpy(np.asarray(starts, np.int64))
+        self.counts = torch.from_numpy(np.asarray(counts, np.int64))
+        if (self.counts <= 0).any():
+            raise PointdiffError("a sample has no points")
+        if len(self.counts) and int((self.starts + self.counts).max()) > shape[0]:
+            raise PointdiffError(f"{self.path} holds fewer points than the manifest says; the dataset is damaged: ingest it again")
+        self.width, self.height = np.asarray(width, np.float32), np.asarray(height, np.float32)
+        self.pixel_half = torch.from_numpy(pixel_size(self.width, self.height) / 2)
+        self._fd: int | None = None
+        self._pid = -1
+
+    def _read(self, start: int, count: int) -> np.ndarray:
+        """``count`` pixels from pixel ``start``: uint16 [count, 2]."""
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own descriptor
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
+        nbytes = count * 4
+        offset = self._data_start + start * 4
+        if hasattr(os, "pread"):
+            buf = os.pread(self._fd, nbytes, offset)
+        else:  # Windows has no pread
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            buf = os.read(self._fd, nbytes)
+        if len(buf) != nbytes:
+            raise PointdiffError(f"{self.path} ended early; the dataset is damaged: ingest it again")
+        return np.frombuffer(buf, dtype="<u2").reshape(count, 2)
+
+    def _gather(self, indices: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        out = np.empty((*local.shape, 2), np.float32)
+        for row, (i, loc) in enumerate(zip(indices.tolist(), local.numpy())):
+            # A picture is a few kB: reading it whole and picking is cheaper than one read per point.
+            out[row] = pixels_to_points(self._read(int(self.starts[i]), int(self.counts[i]))[loc], self.width[i], self.height[i])
+        return torch.from_numpy(out)
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None and self._pid == os.getpid():
+            os.close(self._fd)
 

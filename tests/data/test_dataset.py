@@ -9,9 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from pointdiff.data.dataset import Dataset, DatasetWriter, PointSampler, Record, Rejection
+from pointdiff.data import dataset as dataset_module
+from pointdiff.data.dataset import Dataset, DatasetWriter, PointSampler, Record, Rejection, StreamedPointSampler
 from pointdiff.data.images import pixel_size, pixels_to_points, points_to_pixels
 from pointdiff.data.ingest import IngestConfig, ingest
+from pointdiff.errors import PointdiffError
 from pointdiff.store import read_jsonl
 
 SIZES = [(200, 100), (64, 300), (77, 77), (5, 1)]  # wide, tall, square, tiny: (width, height)
@@ -75,6 +77,34 @@ def test_sampler_over_some_samples_reads_only_those(tmp_path: Path) -> None:
         a, b = int(part.offsets[j]), int(part.offsets[j + 1])
         np.testing.assert_array_equal(part.points[a:b], whole.points[int(whole.offsets[i]) : int(whole.offsets[i + 1])])
     assert part.pixel_half.tolist() == [whole.pixel_half[3], whole.pixel_half[1]]
+
+
+@pytest.mark.parametrize("jitter", [False, True])
+def test_streamed_sampler_draws_what_the_in_memory_one_draws(tmp_path: Path, jitter: bool) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    held, streamed = PointSampler.from_dataset(ds, [3, 0, 2], stream=False), PointSampler.from_dataset(ds, [3, 0, 2], stream=True)
+    assert isinstance(streamed, StreamedPointSampler) and not isinstance(held, StreamedPointSampler)
+    assert streamed.counts.tolist() == held.counts.tolist() and torch.equal(streamed.pixel_half, held.pixel_half)
+    rows = torch.tensor([1, 0, 2, 2, 1])
+    a = held.sample(rows, 300, torch.Generator().manual_seed(4), jitter=jitter)
+    b = streamed.sample(rows, 300, torch.Generator().manual_seed(4), jitter=jitter)
+    assert torch.equal(a, b)  # bit for bit, so a large dataset trains exactly as a small one would
+    assert torch.equal(held.sample_all(64, seed=2), streamed.sample_all(64, seed=2))
+
+
+def test_a_dataset_above_the_threshold_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    assert not isinstance(PointSampler.from_dataset(ds), StreamedPointSampler)
+    monkeypatch.setattr(dataset_module, "STREAM_ABOVE_POINTS", int(ds.offsets[-1]) - 1)
+    assert isinstance(PointSampler.from_dataset(ds), StreamedPointSampler)
+
+
+def test_streamed_sampler_refuses_a_truncated_ink_file(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    path = tmp_path / "ds" / "ink_xy.npy"
+    path.write_bytes(path.read_bytes()[:-4])  # the last pixel is gone, the header still promises it
+    with pytest.raises(PointdiffError, match="damaged"):
+        PointSampler.from_dataset(ds, stream=True).sample(torch.tensor([len(ds) - 1]), 10)
 
 
 # ----------------------------------------------------------------------------- sampling an ingested folder

@@ -1,0 +1,103 @@
+"""How well the model draws when its condition names exactly one picture.
+
+    python benchmarks/drawing_ceiling.py pointdiff-work/demo/dataset --steps 3000 --cache pointdiff-work/demo/cache/eval
+    python benchmarks/drawing_ceiling.py DATASET --steps 3000 --set fourier_scale=3.0
+    python benchmarks/drawing_ceiling.py DATASET --steps 3000 --pool 1024
+
+Captions that name only labels ("left-facing, smiling") match many faces, so a per-point
+model draws their mixture (``mixture_ceiling.py``). This script takes that out: it trains
+the recipe (``TrainConfig`` defaults, changed by ``--set``) with one random unit vector per
+*picture* in place of its captions, so every condition means one picture. It then draws
+one 1024-point cloud for each of 200 pictures from its vector and reads its labels with
+eval's scorer, beside the same pictures' real clouds. A built-in labelled dataset
+(faces) is needed for the labels.
+
+``--pool N`` pairs noise to N points of each picture (Knothe–Rosenblatt order: sort by x
+into strips, each strip by y) and trains on a random ``points_per_cloud`` of those pairs:
+a coupling closer to the deterministic transport map than pairing 64 points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from pointdiff.config import apply
+from pointdiff.data.dataset import Dataset
+from pointdiff.data.training import load_training_data
+from pointdiff.evaluate.labelled import labelled_source
+from pointdiff.evaluate.sets import get_scorer
+from pointdiff.metrics import label_accuracy
+from pointdiff.recipe import TrainConfig
+from pointdiff.sample import SamplingSettings, make_noise, sample
+from pointdiff.trainer import Trainer
+
+
+def kr_pair(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """x0 reordered so that its k-th point in Knothe–Rosenblatt order meets x1's k-th."""
+
+    def order(p: torch.Tensor) -> torch.Tensor:
+        b, n, _ = p.shape
+        strips = max(d for d in range(1, int(n**0.5) + 1) if n % d == 0)
+        o = torch.argsort(p[..., 0], dim=1, stable=True).view(b, strips, n // strips)
+        ys = torch.gather(p[..., 1], 1, o.reshape(b, n)).view(b, strips, n // strips)
+        return torch.gather(o, 2, torch.argsort(ys, dim=2, stable=True)).reshape(b, n)
+
+    oa, ob = order(x0), order(x1)
+    perm = torch.empty_like(ob).scatter_(1, ob, oa)
+    return torch.gather(x0, 1, perm[..., None].expand_as(x0))
+
+
+class PoolTrainer(Trainer):
+    """The recipe's trainer, pairing noise on ``pool`` points per picture and keeping a subset."""
+
+    pool = 1024
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        cfg, g = self.cfg, self.generator
+        idx = self.clouds_at(step)
+        x1 = self.data.sampler.sample(self.data.picture[idx], self.pool, g, jitter=cfg.jitter)
+        x0 = kr_pair(torch.randn(x1.shape, generator=g) * cfg.noise_std, x1)
+        keep = torch.argsort(torch.rand(x1.shape[:2], generator=g), dim=1)[:, : cfg.points_per_cloud, None].expand(-1, -1, 2)
+        t = torch.rand(len(idx), generator=g)
+        drop = (torch.rand(len(idx), generator=g) >= cfg.cond_dropout).float()
+        return torch.gather(x0, 1, keep), torch.gather(x1, 1, keep), t, self.cond[idx] * drop[:, None]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset", help="a built-in labelled dataset folder, embedded (`pointdiff embed`)")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="a TrainConfig setting")
+    ap.add_argument("--pool", type=int, default=0, help="pair noise on this many points per picture (0: the recipe's pairing)")
+    ap.add_argument("--cache", default=None, help="eval's cache folder (reuses its trained scorer)")
+    args = ap.parse_args()
+    ds = Dataset(args.dataset)
+    source = labelled_source(ds.info)
+    if source is None:
+        raise SystemExit(f"{args.dataset} is not a built-in labelled dataset")
+    data = load_training_data(args.dataset)
+    g = torch.Generator().manual_seed(123)
+    ids = torch.nn.functional.normalize(torch.randn(data.num_pictures, data.cond.shape[1], generator=g), dim=1)
+    data.cond = ids[data.picture]  # every caption of a picture gets the picture's own vector
+    cfg = apply(TrainConfig(steps=args.steps), dict(s.split("=", 1) for s in args.sets), "--set")
+    PoolTrainer.pool = args.pool
+    trainer = (PoolTrainer if args.pool else Trainer)(cfg, data)
+    start = time.perf_counter()
+    trainer.run()
+    print(f"trained {cfg.steps} steps in {time.perf_counter() - start:.0f} s ({trainer.step_rate():.1f} steps/s)")
+    pictures = list(range(0, data.num_pictures, max(1, data.num_pictures // 200)))[:200]
+    rows = [int((data.picture == p).nonzero()[0]) for p in pictures]
+    drawn = sample(trainer.sampling_model().eval(), data.cond[rows], make_noise(len(rows), 1024, 7, cfg.noise_std), SamplingSettings(precision="bf16")).x
+    real = data.sampler.sample(torch.tensor(pictures), 1024, torch.Generator().manual_seed(1))
+    scorer = get_scorer(cache_dir=args.cache, source=source)
+    truth = [{k: str(ds.records[p].labels[k]) for k in source.labels} for p in pictures]
+    for name, clouds in (("drawn from the picture's vector", drawn), ("real clouds of the same pictures", real)):
+        acc = label_accuracy(scorer.predict(clouds), truth, source.labels)
+        print(f"{name:>34}: " + " / ".join(f"{k} {acc[k]:.1%}" for k in (*source.labels, "joint")))
+
+
+if __name__ == "__main__":
+    main()
