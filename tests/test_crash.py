@@ -185,6 +185,25 @@ def test_an_ingest_killed_mid_build_leaves_the_old_dataset_and_a_rerun_completes
     assert Dataset(out).ids == [f"d{k}" for k in range(5)] and not hidden(out.parent)
 
 
+def test_an_ingest_killed_part_way_continues_from_its_record_and_ends_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pointdiff.data.ingest as ingest_mod
+
+    src, out = _source(tmp_path / "images", 80), tmp_path / "ws" / "dataset"  # 8 distinct drawings: duplicates too
+    reference = tmp_path / "reference"
+    ingest(src, reference, IngestConfig(contact_sheet=0, workers=1))
+    # Killed as it makes its progress record durable the second time (64 images read): the record is torn in half.
+    killed = hook(tmp_path, r"write@2:\.resume\.jsonl$", "ingest", src, "--out", out, "--contact-sheet", 0, "--workers", 2)
+    assert killed.killed, killed.output
+    (staging,) = [p for p in out.parent.iterdir() if p.name.startswith(".dataset.ingest-")]
+    whole_rows = (staging / ".resume.jsonl").read_bytes().count(b"\n")  # the rows that survived the tear
+    assert 16 <= whole_rows < 64
+    read, real = [], ingest_mod.read_ink
+    monkeypatch.setattr(ingest_mod, "read_ink", lambda path, *a: read.append(path.name) or real(path, *a))
+    rep = ingest(src, out, IngestConfig(contact_sheet=0, workers=1))  # the rerun, same source and settings
+    assert rep.resumed == whole_rows and read == [f"d{k}.png" for k in range(whole_rows, 80)]  # nothing on record read again
+    assert _without_time(files_of(out)) == _without_time(files_of(reference)) and not hidden(out.parent)
+
+
 # ----------------------------------------------------------------------------- kill loops (slow)
 
 

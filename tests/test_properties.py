@@ -279,7 +279,7 @@ def test_a_mutated_image_is_a_sample_or_a_named_rejection(scratch: Path, case: t
     cfg = IngestConfig()
     with no_hang(20):
         try:
-            gray = load_grayscale(path, cfg.max_size)  # what ingest's _take does with each file
+            gray = load_grayscale(path, cfg.max_size)  # what ingest's read_ink does with each file
             pixels = ink_pixels(gray, cfg.threshold)
         except ImageError as e:
             assert image_rejection(name, e).kind in KINDS

@@ -28,7 +28,9 @@ IMAGE.txt / IMAGE.caption files (kohya). Files that cannot be used are listed in
 DATASET/rejected.jsonl with a reason; only a source with nothing usable is an error.
 
 Writes DATASET/manifest.jsonl (one readable line per sample), dataset.json, the ink
-arrays, and contact_sheet.png (sampled clouds, for a quick look).
+arrays, and contact_sheet.png (sampled clouds, for a quick look). An ingest of a
+folder that was killed or interrupted continues where it stopped when run again
+with the same source and settings.
 
 Examples:
   pointdiff ingest builtin:faces --count 600
@@ -52,6 +54,8 @@ def _render(rep: IngestReport, to_err: bool = False) -> None:
     ]
     if rep.skipped_by_every:
         rows.append(("skipped by --every", rep.skipped_by_every))
+    if rep.resumed:
+        rows.append(("continued", f"{rep.resumed} image(s) read by an interrupted run were not read again"))
     if rep.taken:
         rows.append(("captions", ", ".join(f"{n} none" if k == "none" else f"{n} from {k}" for k, n in rep.captions.most_common())))
         if rep.alt_captions:
@@ -70,7 +74,7 @@ def _render(rep: IngestReport, to_err: bool = False) -> None:
     if rep.contact_sheet:
         rows.append(("contact sheet", escape(str(rep.contact_sheet))))
     if rep.seconds:
-        rows.append(("time", f"{rep.seconds:.1f} s"))
+        rows.append(("time", f"{rep.seconds:.1f} s" + (f" ({rep.workers} worker processes)" if rep.workers > 1 else "")))
     out.print(table("ingest", ["", "value"], rows, justify_numbers=False))
     groups = rep.rejected_by_kind()
     if groups:
@@ -97,13 +101,14 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = common.SeedOpt,
         descriptions: Optional[bool] = typer.Option(None, "--descriptions/--no-descriptions", help="builtin:faces only: also write each face's long description to captions.jsonl, as `pointdiff caption` would. Default: no.", show_default=False),
         captions: Optional[int] = typer.Option(None, "--captions", help="builtin only: short captions per picture, each another phrasing of the same labels; training draws one per use, so the model learns words rather than sentences. Default 5 (COCO has 5 per image).", show_default=False),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Processes that open and threshold a folder's images in parallel; the dataset is the same for any number. 1 reads in this process. Default: all cores.", show_default=False),
         contact_sheet: Optional[int] = typer.Option(None, "--contact-sheet", help="Clouds drawn on contact_sheet.png, spread over the dataset; 0 for none. Default 36.", show_default=False),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset at --out, with everything in it (captions, embeddings)."),
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         ws = common.workspace(workspace)
-        overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, captions=captions, contact_sheet=contact_sheet)
+        overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, captions=captions, contact_sheet=contact_sheet, workers=workers)
         cfg = load_config(IngestConfig, workspace_section=ws.section("ingest"), config_file=config, overrides=overrides)
         target = out if out is not None else ws.dataset
         try:

@@ -17,12 +17,15 @@ Conventions (the reference's, made precise):
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pointdiff.errors import PointdiffError
+from pointdiff.store import sha256_file
 
 INK_THRESHOLD = 128
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
@@ -93,6 +96,74 @@ def ink_pixels(gray: np.ndarray, threshold: int = INK_THRESHOLD) -> np.ndarray:
         raise ImageError(ImageError.TOO_LARGE, "a side over 65535 pixels")
     rows, cols = np.nonzero(gray < threshold)
     return np.stack([cols, rows], axis=1).astype(np.uint16)
+
+
+@dataclass
+class InkRead:
+    """What :func:`read_ink` found in one file: its ink, or why it has none. Plain data, so it crosses processes.
+
+    ``error`` is the reason the file gave no pixels: ``("unreadable", message)`` when its bytes
+    could not be read, else an :class:`ImageError`'s ``(kind, detail)``. ``sha256`` is set
+    whenever the bytes could be read, so a caller can spot a duplicate before anything else.
+    """
+
+    sha256: str | None = None
+    pixels: np.ndarray | None = None  # uint16 [K, 2], (col, row); None when ``error``
+    width: int = 0  # after shrinking to max_size
+    height: int = 0
+    darkest: int = 255  # the darkest gray level: says how far off the threshold a blank image was
+    resized: bool = False  # shrunk to max_size
+    error: tuple[str, str] | None = None
+
+    UNREADABLE = "unreadable"  # error kind: the file's bytes could not be read (permissions, vanished)
+
+
+def read_ink(path: str | Path, max_size: int | None, threshold: int = INK_THRESHOLD) -> InkRead:
+    """Hash, open, shrink and threshold one image file: all of ingest's per-image work.
+
+    A top-level function, so a worker process can be sent it by name. Never raises for a bad file (the reason is in ``error``); it does for a
+    bug or a lack of memory, which must not become a rejection.
+    """
+    try:
+        digest = sha256_file(path)
+    except OSError as e:
+        return InkRead(error=(InkRead.UNREADABLE, f"cannot read the file ({e.strerror or e})"))
+    try:
+        gray = load_grayscale(path, max_size)
+        pixels = ink_pixels(gray, threshold)  # inside: a side over 65535 px is an error too
+    except ImageError as e:
+        return InkRead(sha256=digest, error=(e.kind, e.detail))
+    height, width = gray.shape
+    with Image.open(path) as im:  # header only: was it shrunk?
+        resized = max(im.size) > max(width, height)
+    return InkRead(digest, pixels, width, height, int(gray.min()), resized)
+
+
+def init_worker() -> None:
+    """The initializer of a pool's worker process: leave Ctrl-C to the parent, and die with it.
+
+    Ctrl-C reaches every process of the terminal's group; a worker that took it would die
+    mid-task and break the pool, so workers ignore it and the parent stops them in order.
+    A pool's workers wait for work on a pipe they hold both ends of, so a parent killed with
+    SIGKILL would leave them waiting forever (holding its terminal or output pipe open): a
+    daemon thread waits on the parent's sentinel, which the OS readies when the parent dies.
+    """
+    import multiprocessing
+    import multiprocessing.connection
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a child: nothing to watch
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def pixel_size(width: int | np.ndarray, height: int | np.ndarray) -> np.ndarray:

@@ -330,3 +330,80 @@ def test_builtin_captions_are_other_phrasings_and_leave_the_first_unchanged(tmp_
     assert read_json(tmp_path / "three" / "dataset.json")["captions"] == 3
     with pytest.raises(PointdiffError, match="captions must be 1 or more"):
         ingest("builtin:faces", tmp_path / "zero", IngestConfig(count=3, captions=0, contact_sheet=0))
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def _interrupted(monkeypatch: pytest.MonkeyPatch, src: Path, out: Path, after: int) -> None:
+    """An ingest stopped by Ctrl-C as it reads image number ``after`` + 1 (in this process: workers=1)."""
+    import pointdiff.data.ingest as ingest_mod
+
+    real, reads = ingest_mod.read_ink, []
+
+    def read(path: Path, *args: object):
+        if len(reads) == after:
+            raise KeyboardInterrupt
+        reads.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(ingest_mod, "read_ink", read)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(src, out, IngestConfig(workers=1, contact_sheet=0))
+    monkeypatch.setattr(ingest_mod, "read_ink", real)
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The file names read_ink is called on from now on."""
+    import pointdiff.data.ingest as ingest_mod
+
+    real, names = ingest_mod.read_ink, []
+    monkeypatch.setattr(ingest_mod, "read_ink", lambda path, *a: names.append(path.name) or real(path, *a))
+    return names
+
+
+def _dataset_bytes(root: Path) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in sorted(root.iterdir())}
+    files["dataset.json"] = json.dumps({k: v for k, v in read_json(root / "dataset.json").items() if k != "created"}).encode()
+    return files
+
+
+def _resume_source(src: Path) -> Path:
+    for k in range(80):  # over two flushes of the progress record (every 32 images)
+        draw(src / f"p{k:02d}.png", k, size=(48, 40 + k % 7))
+        (src / f"p{k:02d}.txt").write_text(f"picture {k}")
+    # Each kind of outcome among the first 64 (those on record after an interruption), decided again from it.
+    (src / "p03b-copy.png").write_bytes((src / "p03.png").read_bytes())  # after p03 in natural order
+    (src / "p03b-copy.txt").write_text("picture three, again")  # joins p03's captions
+    Image.new("L", (20, 20), 255).save(src / "p10b-blank.png")
+    (src / "p20b-cut.png").write_bytes((src / "p20.png").read_bytes()[:60])
+    return src
+
+
+def test_an_interrupted_ingest_continues_without_reading_the_recorded_images_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = _resume_source(tmp_path / "src")
+    whole = ingest(src, tmp_path / "whole", IngestConfig(workers=1, contact_sheet=0))
+    _interrupted(monkeypatch, src, tmp_path / "ds", after=70)  # Ctrl-C: 64 images (two flushes) on record
+    assert not (tmp_path / "ds").exists() and len(list(tmp_path.glob(".ds.ingest-*"))) == 1  # kept for the next run
+    names = _reads(monkeypatch)
+    rep = ingest(src, tmp_path / "ds", IngestConfig(workers=1, contact_sheet=0))
+    assert rep.resumed == 64 and names == [f"p{k}.png" for k in range(61, 80)]  # only what was not on record
+    assert _dataset_bytes(tmp_path / "ds") == _dataset_bytes(tmp_path / "whole")
+    kinds = [("p03b-copy.png", Rejection.DUPLICATE), ("p10b-blank.png", Rejection.NO_INK), ("p20b-cut.png", Rejection.CORRUPT)]
+    assert [(r.source, r.kind) for r in rep.rejected] == [(r.source, r.kind) for r in whole.rejected] == kinds
+    assert Dataset(tmp_path / "ds").records[3].alt_captions == ["picture three, again"]
+    assert (rep.taken, rep.ink_counts) == (whole.taken, whole.ink_counts)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the record went with the finished run
+
+
+def test_an_interrupted_ingest_starts_afresh_when_an_image_or_a_setting_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = _resume_source(tmp_path / "src")
+    _interrupted(monkeypatch, src, tmp_path / "ds", after=40)
+    draw(src / "p05.png", 33)  # another picture under the same name
+    names = _reads(monkeypatch)
+    rep = ingest(src, tmp_path / "ds", IngestConfig(workers=1, contact_sheet=0))
+    assert rep.resumed == 0 and len(names) == 83  # every image read again: the record described other files
+    _interrupted(monkeypatch, src, tmp_path / "other", after=40)
+    names = _reads(monkeypatch)
+    rep = ingest(src, tmp_path / "other", IngestConfig(workers=1, threshold=100, contact_sheet=0))
+    assert rep.resumed == 0 and len(names) == 83 and len(list(tmp_path.glob(".*"))) == 0
