@@ -258,6 +258,7 @@ class Dataset:
 # Above this many ink points (8 bytes each in RAM), a dataset's sampler reads pictures from disk
 # when it draws them instead of holding every point: 16M points = 128 MB, about 4000 faces.
 STREAM_ABOVE_POINTS = 16_000_000
+_CONVERT_SAMPLES = 2048  # pictures converted to points at a time when a sampler loads them
 
 
 class PointSampler:
@@ -270,7 +271,7 @@ class PointSampler:
     """
 
     def __init__(self, points: torch.Tensor, offsets: torch.Tensor, pixel_half: torch.Tensor):
-        self.points = points.float()
+        self.points = points.float()  # no copy when already float32
         self.offsets = offsets.long()
         self.counts = self.offsets[1:] - self.offsets[:-1]
         self.pixel_half = pixel_half.float()  # half a pixel in point units, per sample (0: no jitter)
@@ -292,11 +293,15 @@ class PointSampler:
         height = np.asarray([ds.records[i].height for i in idx], dtype=np.float32)
         if stream or (stream is None and counts.sum() > STREAM_ABOVE_POINTS):
             return StreamedPointSampler(ds.root / INK_XY_FILE, ds.offsets[idx].astype(np.int64), counts, width, height)
-        xy = np.asarray(ds.ink_xy) if indices is None else np.concatenate([ds.pixels(i) for i in idx] or [np.zeros((0, 2), np.uint16)])
-        # images.py owns the mapping; here it runs once over all pixels with each one's image size.
-        points = pixels_to_points(xy, np.repeat(width, counts), np.repeat(height, counts))
-        offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-        return cls(torch.from_numpy(points), offsets, torch.from_numpy(pixel_size(width, height) / 2))
+        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        points = np.empty((int(bounds[-1]), 2), np.float32)
+        # images.py owns the mapping; it runs over a few thousand pictures at a time with each
+        # pixel's image size, so its temporaries (several times the points) stay small.
+        for a in range(0, len(idx), _CONVERT_SAMPLES):
+            b = min(a + _CONVERT_SAMPLES, len(idx))
+            xy = np.concatenate([ds.pixels(i) for i in idx[a:b]])
+            points[bounds[a] : bounds[b]] = pixels_to_points(xy, np.repeat(width[a:b], counts[a:b]), np.repeat(height[a:b], counts[a:b]))
+        return cls(torch.from_numpy(points), torch.from_numpy(bounds), torch.from_numpy(pixel_size(width, height) / 2))
 
     @classmethod
     def from_clouds(cls, clouds: torch.Tensor) -> "PointSampler":
