@@ -33,11 +33,12 @@ import torch.nn.functional as F
 
 from pointdiff.config import apply
 from pointdiff.data.dataset import Dataset
-from pointdiff.data.training import load_training_data
+from pointdiff.data.training import TrainingData, load_training_data
 from pointdiff.evaluate.labelled import labelled_source
 from pointdiff.evaluate.sets import get_scorer
 from pointdiff import trainer as trainer_module
 from pointdiff.flow.model import FiLMResNet, fourier_time
+from pointdiff.flow.path import _cells
 from pointdiff.metrics import label_accuracy
 from pointdiff.recipe import TrainConfig
 from pointdiff.sample import SamplingSettings, make_noise, sample
@@ -45,16 +46,12 @@ from pointdiff.trainer import Trainer
 
 
 def kr_pair(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """x0 reordered so that its k-th point in Knothe–Rosenblatt order meets x1's k-th."""
+    """x0 reordered so that its k-th point in Knothe–Rosenblatt order meets x1's k-th.
 
-    def order(p: torch.Tensor) -> torch.Tensor:
-        b, n, _ = p.shape
-        strips = max(d for d in range(1, int(n**0.5) + 1) if n % d == 0)
-        o = torch.argsort(p[..., 0], dim=1, stable=True).view(b, strips, n // strips)
-        ys = torch.gather(p[..., 1], 1, o.reshape(b, n)).view(b, strips, n // strips)
-        return torch.gather(o, 2, torch.argsort(ys, dim=2, stable=True)).reshape(b, n)
-
-    oa, ob = order(x0), order(x1)
+    The order is the chunked pairing's cell order (``flow.path._cells``) with cells of one point.
+    """
+    b, n, _ = x1.shape
+    oa, ob = _cells(x0, 1).reshape(b, n), _cells(x1, 1).reshape(b, n)
     perm = torch.empty_like(ob).scatter_(1, ob, oa)
     return torch.gather(x0, 1, perm[..., None].expand_as(x0))
 
@@ -62,7 +59,9 @@ def kr_pair(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
 class PoolTrainer(Trainer):
     """The recipe's trainer, pairing noise on ``pool`` points per picture and keeping a subset."""
 
-    pool = 1024
+    def __init__(self, cfg: TrainConfig, data: TrainingData, pool: int):
+        super().__init__(cfg, data)
+        self.pool = pool
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg, g = self.cfg, self.generator
@@ -131,8 +130,7 @@ def main() -> None:
         trainer_module.build_model = lambda arch, cond_dim, **kw: GridFiLM(cond_dim, **kw)  # the recipe's film settings
     data.cond = ids[data.picture]  # every caption of a picture gets the picture's own vector
     cfg = apply(TrainConfig(steps=args.steps), dict(s.split("=", 1) for s in args.sets), "--set")
-    PoolTrainer.pool = args.pool
-    trainer = (PoolTrainer if args.pool else Trainer)(cfg, data)
+    trainer = PoolTrainer(cfg, data, args.pool) if args.pool else Trainer(cfg, data)
     start = time.perf_counter()
     trainer.run()
     print(f"trained {cfg.steps} steps in {time.perf_counter() - start:.0f} s ({trainer.step_rate():.1f} steps/s)", flush=True)

@@ -77,11 +77,6 @@ class Distributed:
         lo, hi = self.bounds(len(items))
         return list(items[lo:hi])
 
-    def barrier(self) -> None:
-        """Wait until every process has reached this point."""
-        if self.active:
-            torch.distributed.barrier()
-
     def all_gather(self, obj: T) -> list[T]:
         """Every process's ``obj`` (picklable), in rank order, on every process."""
         if not self.active:
@@ -170,7 +165,9 @@ def one_process_only(command: str) -> None:
     Raises:
         PointdiffError: this process is one of several.
     """
-    dist = current() if current().active else from_env()
+    dist = current()
+    if not dist.active:  # a torchrun process that has not joined the group yet
+        dist = from_env()
     if dist.active:
         raise PointdiffError(
             f"`pointdiff {command}` runs in one process; under torchrun each of the {dist.world_size} processes "

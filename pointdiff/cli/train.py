@@ -80,9 +80,10 @@ def register(app: typer.Typer) -> None:
         common.set_threads(threads)
         flags = {"lr": lr, "clouds_per_step": clouds_per_step, "points_per_cloud": points_per_cloud, "precision": precision, "seed": seed, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep, "steps": steps}
         overrides = {**_parse_sets(sets), **{k: v for k, v in flags.items() if v is not None}}  # named flags win over --set
-        with launch(resolve_device(device)) as dist:  # torchrun's process group; none in a plain process
+        asked = resolve_device(device)
+        with launch(asked) as dist:  # torchrun's process group; none in a plain process
             plan = plan_training(ws, data=data, preset=preset, config_file=config, overrides=overrides, epochs=epochs, resume=resume, out=out, name=name, dist=dist)
-            cfg, training_data, dev = plan.cfg, plan.data, dist.place(resolve_device(device))
+            cfg, training_data, dev = plan.cfg, plan.data, dist.place(asked)
             if dist.is_main:  # every process runs this command; one of them talks
                 if plan.epochs_note:
                     err_console.print(plan.epochs_note)

@@ -35,12 +35,12 @@ import textwrap
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from itertools import chain
-from contextlib import ExitStack, closing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -246,11 +246,11 @@ def _resume_key(root: Path, cfg: IngestConfig, found: Found) -> str:
 def pool_size(workers: int, total: int) -> int:
     """Worker processes worth starting for ``total`` images: at most ``workers``, 1 (none) for a few images.
 
-    A pool costs seconds to start (its fork server imports the CLI, torch included, once) while an
-    image costs ~2 ms (small line art) to ~100 ms (a photo to decode and shrink). So each worker
-    gets at least :data:`IMAGES_PER_WORKER` images or is not started. Even so, a pool pays for
-    photos, not for small drawings: 600 400-px drawings took 1.0 s in-process and 3.9 s with 2
-    workers (CLI, busy 2-core machine), so ``--workers 1`` is the choice for such folders.
+    Starting workers and passing each image's pixels back costs time, while an image costs ~1 ms
+    (small line art) to ~20 ms (a photo to decode and shrink). So each worker gets at least
+    :data:`IMAGES_PER_WORKER` images or is not started. Even so, a pool pays for photos, not for
+    small drawings: on a quiet 2-core box (whole command, 1 vs 2 workers) 300 1280×960 JPEGs
+    took 9.1 vs 7.3 s, 1 000 64×64 PNGs 3.1 vs 4.5 s, so ``--workers 1`` suits such folders.
     """
     return max(1, min(workers, -(-total // IMAGES_PER_WORKER)))
 
@@ -396,11 +396,14 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
         seen: dict[str, Record] = {}
         described: list[dict[str, Any]] = []  # captions.jsonl rows of the taken samples
         log = Progress(staging, key) if key is not None else None  # folders only: a built-in renders in seconds
-        cands = list(found.candidates) if log is not None else found.candidates
-        rep.resumed = len(log.rows) if log is not None else 0
-        replayed = ((c, _unrow(row, pixels)) for (row, pixels), c in zip(log.replay(), cands)) if log is not None else iter(())
+        replayed: Iterator[tuple[Candidate, InkRead]] = iter(())
+        todo: Iterable[Candidate] = found.candidates  # a built-in's are rendered as they are read
+        if log is not None:
+            listed = list(found.candidates)
+            rep.resumed = len(log.rows)
+            replayed = ((c, _unrow(row, pixels)) for (row, pixels), c in zip(log.replay(), listed))
+            todo = listed[rep.resumed :]
         rep.workers = 1 if builtin is not None else pool_size(cfg.workers, found.total - rep.resumed)
-        todo = cands[rep.resumed :] if isinstance(cands, list) else cands
         with closing(read_in_order(todo, cfg, rep.workers)) as fresh:  # closed at once on an error: no pool outlives it
             for k, (c, read) in enumerate(chain(replayed, fresh)):
                 taken = _take(c, read, cfg, seen, writer, rep)
