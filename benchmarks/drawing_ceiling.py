@@ -63,7 +63,7 @@ class PoolTrainer(Trainer):
         super().__init__(cfg, data)
         self.pool = pool
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, None]:
         cfg, g = self.cfg, self.generator
         idx = self.clouds_at(step)
         x1 = self.data.sampler.sample(self.data.picture[idx], self.pool, g, jitter=cfg.jitter)
@@ -71,7 +71,7 @@ class PoolTrainer(Trainer):
         keep = torch.argsort(torch.rand(x1.shape[:2], generator=g), dim=1)[:, : cfg.points_per_cloud, None].expand(-1, -1, 2)
         t = torch.rand(len(idx), generator=g)
         drop = (torch.rand(len(idx), generator=g) >= cfg.cond_dropout).float()
-        return torch.gather(x0, 1, keep), torch.gather(x1, 1, keep), t, self.cond[idx] * drop[:, None]
+        return torch.gather(x0, 1, keep), torch.gather(x1, 1, keep), t, self.cond[idx] * drop[:, None], None
 
 
 class GridFiLM(FiLMResNet):

@@ -39,6 +39,10 @@ class TrainConfig:
     fourier_features: int = 64  # film: sin/cos pairs of random projections of (x, y): thin strokes need high frequencies
     fourier_scale: float = 1.0  # film: std of the projections' frequencies (cycles per unit; canvas 6 units); 2 was worse
     embed_dim: int = 256  # film: size of the text and time embeddings that drive FiLM
+    latent_channels: int = 4  # latent-map: channels of the 8 × 8 latent per picture
+    map_channels: int = 16  # latent-map: channels of the 32 × 32 feature map every point reads
+    kl_weight: float = 1e-3  # latent-map: β of the latent's KL (per dimension) beside the flow loss
+    prior_steps: int = 32  # latent-map: Euler steps of the text -> latent flow at sampling (one small MLP call per cloud each)
     # --- data ---
     clouds_per_step: int = 64  # captions per step: at equal points per step, 64x64 beat 16x256 and 4x1024 (Chamfer)
     points_per_cloud: int = 64  # fresh points per cloud per step (the reference: 1024 of one cloud)
@@ -74,15 +78,24 @@ class TrainConfig:
         """The architecture's keyword arguments (for :func:`build_model`)."""
         if self.arch == "reference":
             return {"hidden": self.hidden, "layers": self.depth}
-        if self.arch == "film":
-            return {
+        if self.arch in ("film", "latent-map"):
+            film = {
                 "hidden": self.hidden,
                 "blocks": self.depth,
                 "fourier_features": self.fourier_features,
                 "fourier_scale": self.fourier_scale,
                 "embed_dim": self.embed_dim,
             }
-        raise PointdiffError(f"unknown arch {self.arch!r}; known: film, reference")
+            if self.arch == "film":
+                return film
+            latent = {
+                "latent_channels": self.latent_channels,
+                "map_channels": self.map_channels,
+                "kl_weight": self.kl_weight,
+                "prior_steps": self.prior_steps,
+            }
+            return {**film, **latent}
+        raise PointdiffError(f"unknown arch {self.arch!r}; known: film, latent-map, reference")
 
     def validate(self) -> None:
         """Raise PointdiffError on settings that cannot work."""

@@ -140,7 +140,7 @@ def _solve(model: VelocityModel, cond: Tensor, noise: Tensor, settings: Sampling
     cond = cond.to(device, torch.float32)
     x0 = noise.to(device, torch.float32)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        field_ = model.field(cond, settings.guidance)
+        field_ = model.field(cond, settings.guidance, start=x0)
         f = (lambda x, t: field_(x, t).float()) if bf16 else field_
         sol = solve(f, x0, settings.solver, settings.steps, rtol=settings.rtol, atol=settings.atol, keep_path=keep_path)
     return Solution(x=sol.x.cpu(), nfe=sol.nfe, times=sol.times, path=[p.cpu() for p in sol.path])

@@ -186,8 +186,12 @@ class Trainer:
             out.append(int(self._order[k]))
         return torch.tensor(out, dtype=torch.long)
 
-    def batch(self, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(x0, x1, t, cond) of this process's clouds of step ``step`` (all of them in one process), on the device.
+    def batch(self, step: int) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor] | None]:
+        """(x0, x1, t, cond, encoder) of this process's clouds of step ``step`` (all of them in one process), on the device.
+
+        ``encoder``: for a model with an encoder, (another, larger draw of each cloud's
+        picture, ``model.picture_points`` points; ``model.train_noise`` standard-normal
+        numbers per cloud); None for a model without one.
 
         The whole global batch is drawn from the trainer's generator in every process, so the
         generator moves alike everywhere; each keeps its own slice before the pairing, which
@@ -199,23 +203,34 @@ class Trainer:
         x0 = torch.randn(x1.shape, generator=g) * cfg.noise_std
         t = torch.rand(len(idx), generator=g)
         keep = (torch.rand(len(idx), generator=g) >= cfg.cond_dropout).float() if cfg.cond_dropout > 0 else torch.ones(len(idx))
+        encoder = None
+        if self.model.picture_points:  # drawn last: a model without an encoder sees the numbers it always did
+            picture = self.data.sampler.sample(self.data.picture[idx], self.model.picture_points, g)
+            encoder = (picture, torch.randn(len(idx), self.model.train_noise, generator=g))
         mine = self.local
         idx, x0, x1, t, keep = idx[mine], x0[mine], x1[mine], t[mine], keep[mine]
         x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)  # draws nothing: its place after t and keep changes no number
         cond = self.cond[idx.to(self.device)] * keep.to(self.device)[:, None]
-        return x0.to(self.device), x1.to(self.device), t.to(self.device), cond
+        if encoder is not None:
+            encoder = (encoder[0][mine].to(self.device), encoder[1][mine].to(self.device))
+        return x0.to(self.device), x1.to(self.device), t.to(self.device), cond, encoder
 
     def train_step(self) -> float:
         """One optimizer step; returns its loss."""
         cfg, step = self.cfg, self.step
         start = time.perf_counter()
-        x0, x1, t, cond = self.batch(step)
+        x0, x1, t, cond, encoder = self.batch(step)
         ps = linear_path(x0, x1, t)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(step)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            v = self.net()(ps.x_t, ps.t, cond)
+            if encoder is None:
+                v, extra = self.net()(ps.x_t, ps.t, cond), None
+            else:  # a model with an encoder, and its own loss terms
+                v, extra = self.net()(ps.x_t, ps.t, cond, picture=encoder[0], noise=encoder[1])
         loss = F.mse_loss(v.float(), ps.dx_t)  # mean over this process's clouds
+        if extra is not None:
+            loss = loss + extra.float()
         # The whole batch's loss (equal shares: the mean of the processes' means), the same
         # number in every process, so all of them stop together on a non-finite one.
         batch_loss = self.dist.mean(loss.detach())

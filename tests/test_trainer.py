@@ -67,10 +67,11 @@ def test_a_non_finite_gradient_stops_the_step_before_it_changes_anything(train_d
     assert all(torch.equal(a, b) for a, b in zip(ema_before, t.ema.model.parameters()))  # type: ignore[union-attr]
 
 
-def test_each_process_draws_the_whole_batch_and_keeps_its_own_clouds(train_data: TrainingData) -> None:
+@pytest.mark.parametrize("arch", ["film", "latent-map"])
+def test_each_process_draws_the_whole_batch_and_keeps_its_own_clouds(train_data: TrainingData, arch: str) -> None:
     from pointdiff.distributed import Distributed
 
-    cfg = replace(TINY, cond_dropout=0.5)  # every draw of a step matters: points, noise, pairing, t, dropout
+    cfg = replace(TINY, cond_dropout=0.5, arch=arch)  # every draw of a step matters: points, noise, pairing, t, dropout
     whole = Trainer(cfg, train_data)
     shares = [Trainer(cfg, train_data, dist=Distributed(rank=r, world_size=2)) for r in (0, 1)]
     for step in range(3):
@@ -78,4 +79,9 @@ def test_each_process_draws_the_whole_batch_and_keeps_its_own_clouds(train_data:
         parts = [t.batch(step) for t in shares]
         for k in range(4):  # x0 (paired within each cloud), x1, t, cond: rank r's are clouds 2r, 2r + 1, bit for bit
             assert torch.equal(torch.cat([parts[0][k], parts[1][k]]), full[k])
+        if arch == "film":
+            assert full[4] is None and parts[0][4] is None
+        else:  # the encoder's picture draw and the model's noise are shared out the same way
+            for k in range(2):
+                assert torch.equal(torch.cat([parts[0][4][k], parts[1][4][k]]), full[4][k])
         assert all(torch.equal(t.generator.get_state(), whole.generator.get_state()) for t in shares)  # the generators move alike

@@ -5,12 +5,12 @@ Split by concept as in facebookresearch/flow_matching: :mod:`.model` (v(x, t, c)
 integration). ``pointdiff.training`` and ``pointdiff.sample`` put them together.
 """
 
-from pointdiff.flow.model import ARCHITECTURES, FiLMResNet, ReferenceMLP, VelocityModel, build_model
+from pointdiff.flow.model import architectures, FiLMResNet, ReferenceMLP, VelocityModel, build_model
 from pointdiff.flow.path import PAIRINGS, PathSample, linear_path, pair_noise
 from pointdiff.flow.solvers import NFE_PER_STEP, SOLVERS, Solution, solve
 
 __all__ = [
-    "ARCHITECTURES",
+    "architectures",
     "FiLMResNet",
     "ReferenceMLP",
     "VelocityModel",

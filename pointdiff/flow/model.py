@@ -41,6 +41,11 @@ class VelocityModel(nn.Module):
     """Base class: ``forward = velocity(x, t, condition(cond))`` plus guidance."""
 
     arch: str = ""  # registry name, stored in checkpoints
+    # Points of the training picture a step shows the model besides x_t (an encoder's input);
+    # 0: none. A model with an encoder is called as model(x_t, t, cond, picture=…, noise=…)
+    # with ``train_noise`` standard-normal numbers per cloud, and returns (v, its extra loss).
+    picture_points: int = 0
+    train_noise: int = 0
 
     def condition(self, cond: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Per-cloud context [B, C] computed from the text vector alone."""
@@ -57,7 +62,7 @@ class VelocityModel(nn.Module):
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         return self.velocity(x, t, self.condition(cond))
 
-    def field(self, cond: Tensor, guidance: float = 1.0) -> Field:
+    def field(self, cond: Tensor, guidance: float = 1.0, start: Tensor | None = None) -> Field:
         """The ODE right-hand side ``f(x, t)`` for fixed conditions, with guidance.
 
         The per-cloud context is computed here once and reused at every solver step.
@@ -66,7 +71,8 @@ class VelocityModel(nn.Module):
             v = v(x, t, ∅) + s · (v(x, t, c) − v(x, t, ∅))
 
         where ∅ is the all-zero condition; s = 1 is exactly the conditional field, s = 0 the
-        unconditional one. Cond and uncond run as one batch of 2B clouds.
+        unconditional one. Cond and uncond run as one batch of 2B clouds. ``start`` [B, P, 2]
+        is the clouds' start noise; only a model that draws a per-cloud latent reads it.
         """
         ctx = self.condition(cond)
         if guidance == 1.0:
@@ -196,13 +202,16 @@ class FiLMResNet(VelocityModel):
     def condition(self, cond: Tensor) -> Tensor:
         return self.cond_mlp(cond * math.sqrt(self.cond_dim))
 
-    def velocity(self, x: Tensor, t: Tensor, ctx: Tensor) -> Tensor:
+    def velocity(self, x: Tensor, t: Tensor, ctx: Tensor, point_input: Tensor | None = None) -> Tensor:
+        """Per-point velocity; ``point_input`` [B, P, hidden] (optional) is added to each point's first layer."""
         e = F.silu(ctx + self.time_mlp(fourier_time(t, 64).to(ctx.dtype)))
         film = self.film(e).view(len(e), self.blocks, 2, 1, self.hidden)  # [B, k, (γ, β), 1, H]
         # elementwise, not a matmul: autocast would round x to bf16 and scramble high-frequency phases
         f = self.freqs.to(x.dtype)
         proj = (2 * math.pi) * (x[..., :1] * f[0] + x[..., 1:] * f[1])
         h = self.inp(torch.cat([x, proj.sin(), proj.cos()], dim=-1))
+        if point_input is not None:
+            h = h + point_input
         for k in range(self.blocks):
             u = self.w1[k](h)
             u = torch.addcmul(film[:, k, 1], u, 1 + film[:, k, 0])
@@ -210,11 +219,16 @@ class FiLMResNet(VelocityModel):
         return self.out(F.silu(h))
 
 
-ARCHITECTURES: dict[str, type[VelocityModel]] = {"reference": ReferenceMLP, "film": FiLMResNet}
+def architectures() -> dict[str, type[VelocityModel]]:
+    """The registry: checkpoint ``arch`` name -> model class."""
+    from pointdiff.flow.latent import LatentMapFlow  # built from this module's classes
+
+    return {"reference": ReferenceMLP, "film": FiLMResNet, LatentMapFlow.arch: LatentMapFlow}
 
 
 def build_model(arch: str, cond_dim: int, **kwargs: Any) -> VelocityModel:
-    """A model by registry name (``reference`` or ``film``) and its keyword arguments."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](cond_dim=cond_dim, **kwargs)
+    """A model by registry name (``reference``, ``film`` or ``latent-map``) and its keyword arguments."""
+    known = architectures()
+    if arch not in known:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known)}")
+    return known[arch](cond_dim=cond_dim, **kwargs)

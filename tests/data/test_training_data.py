@@ -112,7 +112,7 @@ def test_every_caption_of_a_picture_is_a_training_row_of_that_picture(shapes_dat
     from pointdiff.trainer import Trainer
 
     trainer = Trainer(replace(TINY, clouds_per_step=n + 2, points_per_cloud=64), data)
-    _, x1, _, cond = trainer.batch(0)
+    _, x1, _, cond, _ = trainer.batch(0)
     rows = trainer.clouds_at(0)
     full = PointSampler.from_dataset(ds)
     for k, row in enumerate(rows.tolist()):
