@@ -88,7 +88,7 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-    print(f"trained {args.steps} steps in {time.perf_counter() - start:.0f} s; last NLL {float(nll):.3f} nats per point")
+    print(f"trained {args.steps} steps in {time.perf_counter() - start:.0f} s; last NLL {float(nll.detach()):.3f} nats per point")
     pictures = torch.tensor(list(range(0, data.num_pictures, max(1, data.num_pictures // 200)))[:200])
     with torch.no_grad():
         real = data.sampler.sample(pictures, 1024, torch.Generator().manual_seed(5))

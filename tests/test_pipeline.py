@@ -93,3 +93,17 @@ def test_readme_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     out = namespace["out"]
     assert out.points.shape == (1, 1, 1024, 2)  # type: ignore[attr-defined]
     assert (tmp_path / "face.png").exists()
+
+
+def test_a_latent_map_run_generates_and_evaluates_through_the_same_pipeline(shapes_dataset: Dataset, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    add_embeddings(shapes_dataset)
+    train(replace(TINY, arch="latent-map", steps=10, sample_guidance=2.0), shapes_dataset.root, run_dir=tmp_path / "latent")
+    pipe = pointdiff.load(tmp_path / "latent", device="cpu", encoder=LookupEncoder(shapes_dataset))
+    assert pipe.settings().guidance == 2.0  # stored with the run, applied to its prior
+    res = evaluate_run(pipe, EvalConfig(num_samples=2, max_prompts=1, seed=3, emd=False))
+    gen = pipe(res.prompts, num_samples=2, seed=3)
+    assert gen.points.shape == (1, 2, 1024, 2) and torch.isfinite(gen.points).all()
+    assert torch.equal(gen.points, res.clouds)
+    assert not torch.equal(gen.points[0, 0], gen.points[0, 1])  # each start noise draws its own latent

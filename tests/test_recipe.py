@@ -48,7 +48,7 @@ def test_meta_round_trip_and_unknown_keys() -> None:
         TrainConfig.from_meta({"config": {"hiden": 64}})
 
 
-@pytest.mark.parametrize("preset", ["default", "seed"])
+@pytest.mark.parametrize("preset", ["default", "seed", "short", "latent"])
 def test_num_params_counts_the_model_it_builds(preset: str) -> None:
     cfg = load_config(TrainConfig, preset=None if preset == "default" else preset_path("train", preset))
     assert cfg.num_params(384) == build_model(cfg.arch, 384, **cfg.model_kwargs()).num_params()

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder with embeddings (default: the workspace's), or the reference's data .pt file."),
-        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured; 8000 steps, ~9 min on 2 cores), 'short' (the same for 3000 steps, what make demo trains) or 'seed' (the reference recipe exactly)."),
+        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured; 8000 steps, ~9 min on 2 cores), 'short' (the same for 3000 steps, what make demo trains), 'seed' (the reference recipe exactly) or 'latent' (experimental: the latent-map model, 4200 steps, ~8 min)."),
         config: Optional[Path] = common.ConfigOpt,
         steps: Optional[int] = typer.Option(None, "--steps", "-s", help="Optimizer steps (each on clouds_per_step clouds). Default: the recipe's."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help=EPOCHS_HELP),
