@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pointdiff.data.dataset import Dataset
-from pointdiff.data.training import load_training_data
-from pointdiff.evaluate.labelled import labelled_source
 from pointdiff.evaluate.sets import get_scorer
 from pointdiff.flow.latent import LATENT_RES, LatentMapFlow
 from pointdiff.metrics import label_accuracy
 from pointdiff.plot import save_cloud_grid
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labelled_data import open_labelled  # noqa: E402
 
 
 def density_decoder(latent_channels: int, res: int) -> nn.Sequential:
@@ -60,11 +62,7 @@ def main() -> None:
     ap.add_argument("--cache", default=None, help="eval's cache folder (reuses its trained scorer)")
     ap.add_argument("--png", default=None, help="save 8 real and 8 reconstructed clouds here")
     args = ap.parse_args()
-    ds = Dataset(args.dataset)
-    source = labelled_source(ds.info)
-    if source is None:
-        raise SystemExit(f"{args.dataset} is not a built-in labelled dataset")
-    data = load_training_data(args.dataset)
+    ds, source, data = open_labelled(args.dataset)
     torch.manual_seed(0)
     ae = LatentMapFlow(cond_dim=data.cond.shape[1], raster_res=64)  # only its encoder is used
     encoder, decoder = ae.encoder, density_decoder(ae.latent_channels, args.res)

@@ -26,23 +26,26 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from pointdiff.config import apply
-from pointdiff.data.dataset import Dataset
-from pointdiff.data.training import TrainingData, load_training_data
-from pointdiff.evaluate.labelled import labelled_source
-from pointdiff.evaluate.sets import get_scorer
 from pointdiff import trainer as trainer_module
+from pointdiff.config import apply
+from pointdiff.data.training import TrainingData
+from pointdiff.evaluate.sets import get_scorer
 from pointdiff.flow.model import FiLMResNet, fourier_time
 from pointdiff.flow.path import _cells
 from pointdiff.metrics import label_accuracy
 from pointdiff.recipe import TrainConfig
 from pointdiff.sample import SamplingSettings, make_noise, sample
 from pointdiff.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labelled_data import open_labelled  # noqa: E402
 
 
 def kr_pair(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -117,11 +120,7 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=0, help="give each picture a learned feature map of this many channels (0: none)")
     ap.add_argument("--cache", default=None, help="eval's cache folder (reuses its trained scorer)")
     args = ap.parse_args()
-    ds = Dataset(args.dataset)
-    source = labelled_source(ds.info)
-    if source is None:
-        raise SystemExit(f"{args.dataset} is not a built-in labelled dataset")
-    data = load_training_data(args.dataset)
+    ds, source, data = open_labelled(args.dataset)
     g = torch.Generator().manual_seed(123)
     ids = torch.nn.functional.normalize(torch.randn(data.num_pictures, data.cond.shape[1], generator=g), dim=1)
     if args.grid:  # one-hot picture vectors index the map table

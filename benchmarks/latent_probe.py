@@ -17,19 +17,21 @@ prior samples is what the text -> latent prior loses. ``--png`` saves 8 of each,
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 
 from pointdiff.checkpoint import load_run
-from pointdiff.data.dataset import Dataset
-from pointdiff.data.training import load_training_data
-from pointdiff.evaluate.labelled import labelled_source
 from pointdiff.evaluate.sets import get_scorer
 from pointdiff.flow.latent import LatentMapFlow
 from pointdiff.flow.solvers import solve
 from pointdiff.metrics import label_accuracy
 from pointdiff.plot import save_cloud_grid
 from pointdiff.sample import SamplingSettings, make_noise, sample
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labelled_data import open_labelled  # noqa: E402
 
 
 def main() -> None:
@@ -43,11 +45,7 @@ def main() -> None:
     model = run.model.eval()
     if not isinstance(model, LatentMapFlow):
         raise SystemExit(f"{args.run} is a {model.arch} model, not latent-map")
-    ds = Dataset(args.dataset)
-    source = labelled_source(ds.info)
-    if source is None:
-        raise SystemExit(f"{args.dataset} is not a built-in labelled dataset")
-    data = load_training_data(args.dataset)
+    ds, source, data = open_labelled(args.dataset)
     pictures = torch.tensor(list(range(0, data.num_pictures, max(1, data.num_pictures // 200)))[:200])
     g = torch.Generator().manual_seed(5)
     real = data.sampler.sample(pictures, 1024, g)

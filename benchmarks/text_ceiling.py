@@ -5,22 +5,24 @@
 For a built-in labelled DATASET (embedded), it writes eval's prompts — held-out paraphrases
 and training-style phrasings, two per label combination, with eval's prompt seed — encodes
 them with the dataset's own encoder, and gives each prompt the majority label of its k
-nearest training captions (cosine). A model that maps text to pictures by similarity in
-the encoder's space cannot beat this; one that learns which directions of that space matter
-can, a little. It says whether "understanding" is the model's problem or the encoder's.
+nearest training captions (cosine). That is what similarity in the encoder's space alone
+carries; a trained model goes past it only by learning which directions of the space matter.
+It says how much of "understanding" the encoder hands the model to start from.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sys
 from collections import Counter
+from pathlib import Path
 
-from pointdiff.data.dataset import Dataset
-from pointdiff.data.training import load_training_data
-from pointdiff.evaluate.labelled import labelled_source
 from pointdiff.evaluate.sets import PROMPT_SEED
 from pointdiff.text.encoders import load_encoder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labelled_data import open_labelled  # noqa: E402
 
 
 def main() -> None:
@@ -28,11 +30,7 @@ def main() -> None:
     ap.add_argument("dataset", help="a built-in labelled dataset folder, embedded (`pointdiff embed`)")
     ap.add_argument("--k", type=int, action="append", default=None, help="neighbours voting (repeatable; default 1 and 15)")
     args = ap.parse_args()
-    ds = Dataset(args.dataset)
-    source = labelled_source(ds.info)
-    if source is None:
-        raise SystemExit(f"{args.dataset} is not a built-in labelled dataset")
-    data = load_training_data(args.dataset)
+    ds, source, data = open_labelled(args.dataset)
     encoder = load_encoder(data.encoder.id)
     labels = [dict(zip(source.combo_labels, combo)) for combo in source.combos() for _ in range(2)]
     picture_labels = [{n: str(ds.records[int(p)].labels[n]) for n in source.combo_labels} for p in data.picture]
