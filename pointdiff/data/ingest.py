@@ -404,14 +404,18 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
             replayed = ((c, _unrow(row, pixels)) for (row, pixels), c in zip(log.replay(), listed))
             todo = listed[rep.resumed :]
         rep.workers = 1 if builtin is not None else pool_size(cfg.workers, found.total - rep.resumed)
-        with closing(read_in_order(todo, cfg, rep.workers)) as fresh:  # closed at once on an error: no pool outlives it
-            for k, (c, read) in enumerate(chain(replayed, fresh)):
-                taken = _take(c, read, cfg, seen, writer, rep)
-                if taken and c.description is not None:
-                    described.append({"id": c.id, "text": c.description, "model": DESCRIBED_BY})
-                if log is not None and k >= rep.resumed:  # replayed rows are on record already
-                    log.add(_row(read, taken), read.pixels if taken else None)
-                report_progress(progress, k + 1, found.total, taken=rep.taken, rejected=len(rep.rejected))
+        try:
+            with closing(read_in_order(todo, cfg, rep.workers)) as fresh:  # closed at once on an error: no pool outlives it
+                for k, (c, read) in enumerate(chain(replayed, fresh)):
+                    taken = _take(c, read, cfg, seen, writer, rep)
+                    if taken and c.description is not None:
+                        described.append({"id": c.id, "text": c.description, "model": DESCRIBED_BY})
+                    if log is not None and k >= rep.resumed:  # replayed rows are on record already
+                        log.add(_row(read, taken), read.pixels if taken else None)
+                    report_progress(progress, k + 1, found.total, taken=rep.taken, rejected=len(rep.rejected))
+        finally:  # an error or Ctrl-C keeps the record's flushed part for the next run, and its files closed
+            if log is not None:
+                log.close()
         for r in rep.rejected:
             writer.reject(r)
         writer.info.update(files_seen=rep.files_seen, rejected=len(rep.rejected), skipped_by_every=rep.skipped_by_every)

@@ -209,9 +209,13 @@ class Progress:
             os.fsync(f.fileno())
             chunks.clear()
 
-    def finish(self) -> None:
-        """The run is complete: close and delete the record, so it is not published with the folder."""
+    def close(self) -> None:
+        """Close the record's files, keeping what was flushed (what a failed or interrupted run leaves); idempotent."""
         self._log.close()
         self._ink.close()
+
+    def finish(self) -> None:
+        """The run is complete: close and delete the record, so it is not published with the folder."""
+        self.close()
         for name in RESUME_FILES:
             (self.root / name).unlink(missing_ok=True)

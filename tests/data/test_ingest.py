@@ -407,3 +407,18 @@ def test_an_interrupted_ingest_starts_afresh_when_an_image_or_a_setting_changed(
     names = _reads(monkeypatch)
     rep = ingest(src, tmp_path / "other", IngestConfig(workers=1, threshold=100, contact_sheet=0))
     assert rep.resumed == 0 and len(names) == 83 and len(list(tmp_path.glob(".*"))) == 0
+
+
+def test_an_interrupted_ingest_closes_its_progress_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pointdiff.data import staging
+
+    closed: list[bool] = []
+    real_close = staging.Progress.close
+
+    def close(self: staging.Progress) -> None:
+        real_close(self)
+        closed.append(self._log.closed and self._ink.closed)
+
+    monkeypatch.setattr(staging.Progress, "close", close)
+    _interrupted(monkeypatch, _resume_source(tmp_path / "src"), tmp_path / "ds", after=40)
+    assert closed == [True]  # the Ctrl-C reached the caller with the record's files closed
