@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pointdiff.evaluate.sets import get_scorer
-from pointdiff.flow.latent import LATENT_RES, LatentMapFlow
+from pointdiff.flow.latent import LATENT_RES, LatentMapFlow, cell_index
 from pointdiff.metrics import label_accuracy
 from pointdiff.plot import save_cloud_grid
 
@@ -43,13 +43,6 @@ def density_decoder(latent_channels: int, res: int) -> nn.Sequential:
         width = max(16, width // 2)
     layers.append(nn.Conv2d(width, 1, 3, padding=1))
     return nn.Sequential(*layers)
-
-
-def cells(x: torch.Tensor, res: int) -> torch.Tensor:
-    """Cell index (row-major, row 0 at the top) of points [B, P, 2] on the [-3, 3]² canvas."""
-    col = ((x[..., 0] + 3) * (res / 6)).floor().clamp(0, res - 1).long()
-    row = ((3 - x[..., 1]) * (res / 6)).floor().clamp(0, res - 1).long()
-    return row * res + col
 
 
 def main() -> None:
@@ -79,7 +72,7 @@ def main() -> None:
             mu, logvar = ae.encode(picture)
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=g)
             logits = decoder(z.view(-1, ae.latent_channels, LATENT_RES, LATENT_RES)).flatten(1).float()
-        nll = -F.log_softmax(logits, 1).gather(1, cells(x1, args.res)).mean()
+        nll = -F.log_softmax(logits, 1).gather(1, cell_index(x1, args.res)).mean()
         kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).mean()
         loss = nll + ae.kl_weight * kl
         opt.zero_grad()

@@ -37,7 +37,7 @@ from pointdiff import trainer as trainer_module
 from pointdiff.config import apply
 from pointdiff.data.training import TrainingData
 from pointdiff.evaluate.sets import get_scorer
-from pointdiff.flow.model import FiLMResNet, fourier_time
+from pointdiff.flow.model import FiLMResNet
 from pointdiff.flow.path import _cells
 from pointdiff.metrics import label_accuracy
 from pointdiff.recipe import TrainConfig
@@ -95,20 +95,12 @@ class GridFiLM(FiLMResNet):
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.cond_mlp(cond * math.sqrt(self.cond_dim)), cond @ self.table], dim=1)
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, point_input: torch.Tensor | None = None) -> torch.Tensor:
         e, grid = ctx[:, : self.embed_dim], ctx[:, self.embed_dim :].reshape(len(ctx), self.channels, self.res, self.res)
-        e = F.silu(e + self.time_mlp(fourier_time(t, 64).to(e.dtype)))
-        film = self.film(e).view(len(e), self.blocks, 2, 1, self.hidden)
-        f = self.freqs.to(x.dtype)
-        proj = (2 * math.pi) * (x[..., :1] * f[0] + x[..., 1:] * f[1])
         # the canvas is [-3, 3]: grid_sample wants [-1, 1]; rows run top to bottom, y up
         at = torch.stack([x[..., 0], -x[..., 1]], dim=-1)[:, :, None, :] / 3
         feats = F.grid_sample(grid.to(x.dtype), at.to(grid.dtype), align_corners=False)[..., 0].transpose(1, 2)
-        h = self.inp(torch.cat([x, proj.sin(), proj.cos()], dim=-1)) + self.read(feats.to(x.dtype))
-        for k in range(self.blocks):
-            u = torch.addcmul(film[:, k, 1], self.w1[k](h), 1 + film[:, k, 0])
-            h = h + self.w2[k](F.silu(u))
-        return self.out(F.silu(h))
+        return super().velocity(x, t, e, point_input=self.read(feats.to(x.dtype)))
 
 
 def main() -> None:

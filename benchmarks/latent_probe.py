@@ -53,9 +53,8 @@ def main() -> None:
     noise = make_noise(len(pictures), 1024, 7, settings.noise_std)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         mu, _ = model.encode(data.sampler.sample(pictures, model.raster_points, g))
-        ctx = model.decode(mu)
-        field = lambda x, t: model.velocity(x, torch.full((len(x),), float(t)), ctx).float()  # noqa: E731
-        rebuilt = solve(field, noise, settings.solver, settings.steps).x
+        field = model.latent_field(mu)
+        rebuilt = solve(lambda x, t: field(x, t).float(), noise, settings.solver, settings.steps).x
     rows = [int((data.picture == p).nonzero()[0]) for p in pictures.tolist()]
     drawn = sample(model, data.cond[rows], noise, settings).x
     scorer = get_scorer(cache_dir=args.cache, source=source)

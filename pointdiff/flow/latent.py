@@ -44,12 +44,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pointdiff.flow.model import FiLMResNet, VelocityModel, _times, fourier_time
+from pointdiff.flow.model import FiLMResNet, VelocityModel, _times, fourier_time, guided
 from pointdiff.flow.solvers import Field
 
 CANVAS = 3.0  # points live in [-3, 3]²
 LATENT_RES = 8  # spatial size of z
 MAP_RES = 32  # spatial size of the decoded feature map
+
+
+def cell_index(points: Tensor, res: int) -> Tensor:
+    """Row-major index [B, P] of each point's cell in a res × res grid over the canvas, row 0 at the top (y = +3)."""
+    col = ((points[..., 0] + CANVAS) * (res / (2 * CANVAS))).floor().clamp(0, res - 1).long()
+    row = ((CANVAS - points[..., 1]) * (res / (2 * CANVAS))).floor().clamp(0, res - 1).long()
+    return row * res + col
 
 
 def raster(points: Tensor, res: int) -> Tensor:
@@ -59,9 +66,7 @@ def raster(points: Tensor, res: int) -> Tensor:
     does not depend on how many points were drawn from it (only its noise does).
     """
     b, p, _ = points.shape
-    col = ((points[..., 0] + CANVAS) * (res / (2 * CANVAS))).floor().clamp(0, res - 1).long()
-    row = ((CANVAS - points[..., 1]) * (res / (2 * CANVAS))).floor().clamp(0, res - 1).long()
-    counts = torch.zeros(b, res * res, device=points.device).scatter_add_(1, row * res + col, torch.ones(b, p, device=points.device))
+    counts = torch.zeros(b, res * res, device=points.device).scatter_add_(1, cell_index(points, res), torch.ones(b, p, device=points.device))
     return torch.log1p(counts * (res * res / p)).view(b, 1, res, res)
 
 
@@ -120,7 +125,8 @@ class LatentMapFlow(VelocityModel):
     """Text -> prior flow -> spatial latent z -> feature map -> per-point flow (see the module docstring).
 
     ``cond_dim`` is the text vector's size; the rest size the parts. The point network is a
-    :class:`FiLMResNet` whose "condition" is z's global embedding, not the text.
+    :class:`FiLMResNet` whose "condition" is z's global embedding, not the text; ``film``
+    are its keyword arguments (hidden, blocks, fourier_features, fourier_scale, embed_dim).
     """
 
     arch = "latent-map"
@@ -128,11 +134,6 @@ class LatentMapFlow(VelocityModel):
     def __init__(
         self,
         cond_dim: int,
-        hidden: int = 256,
-        blocks: int = 4,
-        fourier_features: int = 64,
-        fourier_scale: float = 1.0,
-        embed_dim: int = 256,
         latent_channels: int = 4,
         map_channels: int = 16,
         raster_res: int = 32,
@@ -141,6 +142,7 @@ class LatentMapFlow(VelocityModel):
         prior_hidden: int = 256,
         prior_blocks: int = 4,
         prior_steps: int = 32,
+        **film: Any,
     ):
         super().__init__()
         if raster_res % LATENT_RES or raster_res < LATENT_RES * 4:
@@ -148,12 +150,9 @@ class LatentMapFlow(VelocityModel):
         self.cond_dim = cond_dim
         self.latent_channels, self.map_channels = latent_channels, map_channels
         self.raster_res, self.raster_points, self.kl_weight = raster_res, raster_points, kl_weight
-        self.picture_points = raster_points
         self.prior_hidden, self.prior_blocks, self.prior_steps = prior_hidden, prior_blocks, prior_steps
         self.latent_dim = latent_channels * LATENT_RES * LATENT_RES
-        self.points = FiLMResNet(
-            self.latent_dim, hidden=hidden, blocks=blocks, fourier_features=fourier_features, fourier_scale=fourier_scale, embed_dim=embed_dim
-        )
+        self.points = FiLMResNet(self.latent_dim, **film)
         downs = int(math.log2(raster_res // LATENT_RES))
         # small convolutions: at full resolution they cost as much as the point network
         enc: list[nn.Module] = [nn.Conv2d(1, 16, 3, padding=1), nn.SiLU()]
@@ -172,18 +171,18 @@ class LatentMapFlow(VelocityModel):
             nn.Upsample(scale_factor=MAP_RES // (2 * LATENT_RES), mode="nearest"),
             nn.Conv2d(32, map_channels, 3, padding=1),
         )
-        self.read = nn.Linear(map_channels, hidden)
+        self.read = nn.Linear(map_channels, self.points.hidden)
         self.prior = LatentPrior(self.latent_dim, cond_dim, prior_hidden, prior_blocks)
 
+    @property
+    def picture_points(self) -> int:  # type: ignore[override]
+        """Points of the picture the encoder's raster is drawn from in a training step."""
+        return self.raster_points
+
     def arch_config(self) -> dict[str, Any]:
-        p = self.points
         return {
-            "cond_dim": self.cond_dim,
-            "hidden": p.hidden,
-            "blocks": p.blocks,
-            "fourier_features": p.fourier_features,
-            "fourier_scale": p.fourier_scale,
-            "embed_dim": p.embed_dim,
+            **self.points.arch_config(),  # the point network's settings ...
+            "cond_dim": self.cond_dim,  # ... but the text's size, not the latent's
             "latent_channels": self.latent_channels,
             "map_channels": self.map_channels,
             "raster_res": self.raster_res,
@@ -223,11 +222,7 @@ class LatentMapFlow(VelocityModel):
         z, h = noise, 1.0 / self.prior_steps
         for k in range(self.prior_steps):
             s = torch.full((len(z),), k * h, device=z.device, dtype=z.dtype)
-            if guidance == 1.0:
-                u = self.prior(z, s, ctx)
-            else:
-                u_cond, u_uncond = self.prior(torch.cat([z, z]), s.repeat(2), ctx).to(z.dtype).chunk(2)
-                u = u_uncond + guidance * (u_cond - u_uncond)
+            u = self.prior(z, s, ctx) if guidance == 1.0 else guided(self.prior, z, s, ctx, guidance)
             z = z + h * u.to(z.dtype)  # z stays in its own precision under autocast
         return z
 
@@ -242,6 +237,10 @@ class LatentMapFlow(VelocityModel):
         # fp32 even under autocast: one vector per cloud, where bf16's casts cost more than they save (28 vs 13 ms here)
         with torch.autocast(start.device.type, enabled=False):
             z = self.sample_latent(cond.float(), latent_noise(start, self.latent_dim), guidance)
+        return self.latent_field(z)
+
+    def latent_field(self, z: Tensor) -> Field:
+        """The point flow of the pictures of latents z [B, latent_dim] (decoded once, for every solver step)."""
         ctx = self.decode(z)
         return lambda x, t: self.velocity(x, _times(t, x), ctx)
 

@@ -16,7 +16,8 @@ A model splits its work in two so that samplers pay for the per-cloud part once:
 The null condition of classifier-free guidance is the all-zero vector (real conditions
 are unit vectors, so zero is never a real caption). A model whose conditioning goes through
 a Linear layer maps it to that layer's bias, which is learned: a learned null embedding
-for free. Guidance is implemented once, in :meth:`VelocityModel.field`.
+for free. Guidance is implemented once, in :func:`guided` (used by :meth:`VelocityModel.field`
+and by the latent model's prior).
 
 Example:
     >>> model = build_model("film", cond_dim=8)
@@ -28,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -78,17 +80,18 @@ class VelocityModel(nn.Module):
         if guidance == 1.0:
             return lambda x, t: self.velocity(x, _times(t, x), ctx)
         both = torch.cat([ctx, self.condition(torch.zeros_like(cond))])
-
-        def guided(x: Tensor, t: float | Tensor) -> Tensor:
-            v = self.velocity(torch.cat([x, x]), _times(t, x).repeat(2), both)
-            v_cond, v_uncond = v.chunk(2)
-            return v_uncond + guidance * (v_cond - v_uncond)
-
-        return guided
+        return lambda x, t: guided(self.velocity, x, _times(t, x), both, guidance)
 
     def num_params(self) -> int:
         """Trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def guided(fn: Callable[[Tensor, Tensor, Tensor], Tensor], x: Tensor, t: Tensor, both: Tensor, guidance: float) -> Tensor:
+    """Classifier-free guidance of ``fn(x, t, ctx)``: ``both`` stacks the conditional and the null
+    contexts [2B, C], run as one batch of 2B, then combined as uncond + s·(cond − uncond)."""
+    out_cond, out_uncond = fn(torch.cat([x, x]), t.repeat(2), both).chunk(2)
+    return out_uncond + guidance * (out_cond - out_uncond)
 
 
 def _times(t: float | Tensor, x: Tensor) -> Tensor:
