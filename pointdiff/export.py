@@ -3,9 +3,13 @@
 ``save_points(path, points, prompts)`` picks the format from the extension:
 
 * ``.png``: a grid, one row per prompt, one column per sample;
-* ``.npy``: float32 ``[prompts, samples, P, 2]`` (``np.load(..., allow_pickle=False)``);
-* ``.csv``: ``prompt,sample,x,y`` rows (prompt = index into the prompts, header line first);
-* ``.ply``: ASCII PLY, one vertex per point ``x y 0`` with ``prompt`` and ``sample`` properties.
+* ``.npy``: float32 ``[prompts, samples, P, D]`` (``np.load(..., allow_pickle=False)``);
+* ``.csv``: ``prompt,sample,x,y`` rows (prompt = index into the prompts, header line first),
+  ``prompt,sample,x,y,r,g,b`` for colour clouds (channels 0-255);
+* ``.ply``: ASCII PLY, one vertex per point ``x y 0`` with ``prompt`` and ``sample`` properties
+  (and ``red green blue`` bytes for colour clouds, which point-cloud viewers show).
+
+Clouds are [.., P, 2] (x, y) or [.., P, 5] (x, y and colour values, :mod:`pointdiff.data.images`).
 
 ``save_animation(path, frames, prompts)`` writes a GIF of the flow from noise to picture.
 """
@@ -29,16 +33,24 @@ def _as_array(points: torch.Tensor | np.ndarray) -> np.ndarray:
     a = points.detach().cpu().numpy() if isinstance(points, torch.Tensor) else np.asarray(points)
     if a.ndim == 3:
         a = a[None]
-    if a.ndim != 4 or a.shape[-1] != 2:
-        raise ValueError(f"expected points [prompts, samples, P, 2], got {a.shape}")
+    if a.ndim != 4 or a.shape[-1] not in (2, 5):
+        raise ValueError(f"expected points [prompts, samples, P, 2 or 5], got {a.shape}")
     return a.astype(np.float32)
 
 
+def _rgb255(a: np.ndarray) -> np.ndarray:
+    """The colour of each row of (x, y, r, g, b) points [K, 5] as integers 0..255 [K, 3]."""
+    from pointdiff.data.images import values_to_rgb
+
+    return np.round(values_to_rgb(a[:, 2:5]) * 255).astype(np.int64)
+
+
 def save_points(path: str | Path, points: torch.Tensor | np.ndarray, prompts: Sequence[str] | None = None) -> Path:
-    """Write ``points`` [prompts, samples, P, 2] in the format of ``path``'s extension."""
+    """Write ``points`` [prompts, samples, P, 2 or 5] in the format of ``path``'s extension."""
     path = Path(path)
     a = _as_array(points)
-    n, s, p, _ = a.shape
+    n, s, p, d = a.shape
+    color = d == 5
     ext = path.suffix.lower()
     if ext == ".npy":
         with atomic_path(path) as tmp:
@@ -47,20 +59,28 @@ def save_points(path: str | Path, points: torch.Tensor | np.ndarray, prompts: Se
     elif ext == ".csv":
         prompt_idx = np.repeat(np.arange(n), s * p)
         sample_idx = np.tile(np.repeat(np.arange(s), p), n)
-        flat = a.reshape(-1, 2)
+        flat = a.reshape(-1, d)
+        cols, fmt = [prompt_idx, sample_idx, flat[:, :2]], ["%d", "%d", "%.6f", "%.6f"]
+        if color:
+            cols, fmt = [*cols, _rgb255(flat)], [*fmt, "%d", "%d", "%d"]
         buf = io.StringIO()
-        buf.write("prompt,sample,x,y\n")
-        np.savetxt(buf, np.column_stack([prompt_idx, sample_idx, flat]), fmt=["%d", "%d", "%.6f", "%.6f"], delimiter=",")
+        buf.write("prompt,sample,x,y" + (",r,g,b" if color else "") + "\n")
+        np.savetxt(buf, np.column_stack(cols), fmt=fmt, delimiter=",")
         atomic_write_text(path, buf.getvalue())
     elif ext == ".ply":
         header = ["ply", "format ascii 1.0", "comment pointdiff generated point cloud (z = 0)"]
         header += [f"comment prompt {k}: {t}" for k, t in enumerate(prompts or [])]
-        header += [f"element vertex {n * s * p}", "property float x", "property float y", "property float z", "property int prompt", "property int sample", "end_header"]
-        flat = a.reshape(-1, 2)
+        header += [f"element vertex {n * s * p}", "property float x", "property float y", "property float z"]
+        header += ["property uchar red", "property uchar green", "property uchar blue"] if color else []
+        header += ["property int prompt", "property int sample", "end_header"]
+        flat = a.reshape(-1, d)
         prompt_idx = np.repeat(np.arange(n), s * p)
         sample_idx = np.tile(np.repeat(np.arange(s), p), n)
+        cols, fmt = [flat[:, :2], np.zeros(len(flat))], ["%.6f", "%.6f", "%.1f"]
+        if color:
+            cols, fmt = [*cols, _rgb255(flat)], [*fmt, "%d", "%d", "%d"]
         body = io.StringIO()
-        np.savetxt(body, np.column_stack([flat, np.zeros(len(flat)), prompt_idx, sample_idx]), fmt=["%.6f", "%.6f", "%.1f", "%d", "%d"])
+        np.savetxt(body, np.column_stack([*cols, prompt_idx, sample_idx]), fmt=[*fmt, "%d", "%d"])
         atomic_write_text(path, "\n".join(header) + "\n" + body.getvalue())
     elif ext == ".png":
         from pointdiff.plot import save_cloud_grid
@@ -96,7 +116,7 @@ def save_animation(
     """A GIF of the flow: one panel per cloud, one frame per (subsampled) solver step.
 
     Args:
-        frames: states along the solve, each [prompts, samples, P, 2] (x0 first).
+        frames: states along the solve, each [prompts, samples, P, 2 or 5] (x0 first).
         prompts: panel titles.
         times: t of each frame (shown in the title).
         max_frames: at most this many frames (evenly spaced, first and last kept).
@@ -106,7 +126,7 @@ def save_animation(
     from PIL import Image
 
     from pointdiff.data.images import HALF_EXTENT
-    from pointdiff.plot import new_figure  # matplotlib loads only when something is drawn
+    from pointdiff.plot import new_figure, point_colors  # matplotlib loads only when something is drawn
 
     path = Path(path)
     if path.suffix.lower() != ".gif":
@@ -136,7 +156,7 @@ def save_animation(
                 ax.axis("off")
                 continue
             i, j = panels[k]
-            ax.scatter(a[i, j, :, 0], a[i, j, :, 1], s=2, c="black", marker=".", linewidths=0)
+            ax.scatter(a[i, j, :, 0], a[i, j, :, 1], s=2, c=point_colors(a[i, j]), marker=".", linewidths=0)
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
             ax.set_aspect("equal")
@@ -148,7 +168,7 @@ def save_animation(
         buf = io.BytesIO()
         fig.savefig(buf, dpi=72, format="png")
         buf.seek(0)
-        images.append(Image.open(buf).convert("P", palette=Image.Palette.ADAPTIVE, colors=16))
+        images.append(Image.open(buf).convert("P", palette=Image.Palette.ADAPTIVE, colors=16 if a.shape[-1] == 2 else 128))
     durations = [duration_ms] * (len(images) - 1) + [hold_ms]
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)

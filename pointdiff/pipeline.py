@@ -5,7 +5,7 @@ Usage (``pointdiff generate`` and ``pointdiff eval`` go through exactly this)::
     import pointdiff
     pipe = pointdiff.load("pointdiff-work/runs/demo-run")
     out = pipe("left-facing neutral", num_points=1024, seed=0)
-    out.points            # tensor [prompts, samples, num_points, 2] in [-3, 3]
+    out.points            # tensor [prompts, samples, num_points, 2] in [-3, 3] ([.., 5] for a colour run: x, y, r, g, b)
     out.save("face.png")  # or .npy / .csv / .ply
 
 The names follow diffusers where one exists: ``num_inference_steps`` is ``steps``,
@@ -51,14 +51,14 @@ class Generation:
     """Pictures for a list of prompts."""
 
     prompts: list[str]
-    points: Tensor  # [prompts, samples, P, 2]
+    points: Tensor  # [prompts, samples, P, d]: d = 2, or 5 for a colour run (x, y, r, g, b)
     nfe: int  # network evaluations per cloud
     settings: dict[str, Any]  # the resolved sampling settings, seed and nfe
-    path: list[Tensor] = field(default_factory=list)  # [prompts, samples, P, 2] per solver step (animate)
+    path: list[Tensor] = field(default_factory=list)  # [prompts, samples, P, d] per solver step (animate)
     times: list[float] = field(default_factory=list)
 
     def numpy(self) -> np.ndarray:
-        """The points as a float32 array [prompts, samples, P, 2]."""
+        """The points as a float32 array [prompts, samples, P, d]."""
         return self.points.numpy()
 
     def save(self, path: str | Path) -> Path:
@@ -164,9 +164,10 @@ class Pipeline:
             raise PointdiffError(f"prompt vectors {tuple(prompt_embeds.shape)} do not fit {len(prompts)} prompts of {self.run.encoder.dim}-d")
         st = self.settings(steps=steps, solver=solver, guidance=guidance, precision=precision, rtol=rtol, atol=atol)
         n, s = len(prompts), num_samples
-        noise = prompt_noise(n, s, num_points, seed, st.noise_std, shared=shared_noise)
+        dim = self.run.model.point_dim
+        noise = prompt_noise(n, s, num_points, seed, st.noise_std, shared=shared_noise, dim=dim)
         sol = sample(self.run.model, prompt_embeds.float().repeat_interleave(s, dim=0), noise, st, keep_path=keep_path)
-        shape = (n, s, num_points, 2)
+        shape = (n, s, num_points, dim)
         return Generation(
             prompts=prompts,
             points=sol.x.reshape(shape),

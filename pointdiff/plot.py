@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pointdiff.data.images import HALF_EXTENT
+from pointdiff.data.images import HALF_EXTENT, values_to_rgb
 from pointdiff.store import atomic_path
 
 
@@ -32,8 +32,13 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def point_colors(points: np.ndarray) -> np.ndarray | str:
+    """What each point is drawn in: its own colour for (x, y, r, g, b) points, else black."""
+    return values_to_rgb(points[:, 2:5]) if points.shape[1] >= 5 else "black"
+
+
 def _draw_cloud(ax: Axes, points: np.ndarray, title: str | None, size: float, title_chars: int = 36) -> None:
-    ax.scatter(points[:, 0], points[:, 1], s=size, c="black", marker=".", linewidths=0)
+    ax.scatter(points[:, 0], points[:, 1], s=size, c=point_colors(points), marker=".", linewidths=0)
     lim = HALF_EXTENT * 1.05
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
@@ -55,7 +60,7 @@ def save_cloud_grid(
     point_size: float | None = None,
     suptitle: str | None = None,
 ) -> Path:
-    """Plot clouds ([P, 2] arrays in [-3, 3], y up) in a grid and save a PNG.
+    """Plot clouds ([P, 2] arrays in [-3, 3], y up; [P, 5] draws each point in its colour) in a grid and save a PNG.
 
     ``point_size`` (marker area) defaults to 2 for clouds of up to 1024 points and shrinks
     with the square root of the count above that, so 10 000 or 100 000 points draw strokes

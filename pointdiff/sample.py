@@ -90,18 +90,18 @@ class SamplingSettings:
         """Plain data, for JSON reports and titles."""
         return asdict(self)
 
-def make_noise(num_clouds: int, num_points: int, seed: int, noise_std: float) -> Tensor:
-    """x(0) ~ N(0, σ²I): [num_clouds, num_points, 2] from a seeded CPU generator.
+def make_noise(num_clouds: int, num_points: int, seed: int, noise_std: float, dim: int = 2) -> Tensor:
+    """x(0) ~ N(0, σ²I): [num_clouds, num_points, dim] from a seeded CPU generator (dim: the model's ``point_dim``).
 
     Cloud k is the k-th draw of the seed's stream, so the first clouds of a longer call equal
     a shorter call's: ``--num-samples 4`` starts with the picture ``--num-samples 1`` gives.
     """
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(num_clouds, num_points, 2, generator=g) * noise_std
+    return torch.randn(num_clouds, num_points, dim, generator=g) * noise_std
 
 
-def prompt_noise(num_prompts: int, num_samples: int, num_points: int, seed: int, noise_std: float, shared: bool = True) -> Tensor:
-    """Start noise for ``num_samples`` clouds of each of ``num_prompts`` prompts, [prompts × samples, P, 2].
+def prompt_noise(num_prompts: int, num_samples: int, num_points: int, seed: int, noise_std: float, shared: bool = True, dim: int = 2) -> Tensor:
+    """Start noise for ``num_samples`` clouds of each of ``num_prompts`` prompts, [prompts × samples, P, dim].
 
     ``shared``: sample j of every prompt starts from the seed's j-th cloud, so a grid compares
     prompts on equal terms and a prompt's picture does not depend on the other prompts.
@@ -109,24 +109,26 @@ def prompt_noise(num_prompts: int, num_samples: int, num_points: int, seed: int,
     which is what set metrics need: independent samples.
     """
     if shared:
-        return make_noise(num_samples, num_points, seed, noise_std).repeat(num_prompts, 1, 1)
-    return make_noise(num_prompts * num_samples, num_points, seed, noise_std)
+        return make_noise(num_samples, num_points, seed, noise_std, dim).repeat(num_prompts, 1, 1)
+    return make_noise(num_prompts * num_samples, num_points, seed, noise_std, dim)
 
 
 @torch.no_grad()
 def sample(model: VelocityModel, cond: Tensor, noise: Tensor, settings: SamplingSettings, keep_path: bool = False, batch: int = 64) -> Solution:
-    """Solve the flow ODE from ``noise`` [B, P, 2] under conditions ``cond`` [B, D].
+    """Solve the flow ODE from ``noise`` [B, P, d] (d: the model's ``point_dim``) under conditions ``cond`` [B, D].
 
     Clouds are integrated ``batch`` at a time (memory stays bounded for any B); ``batch``
     changes a cloud only by float rounding (matmuls of another shape). With ``keep_path`` every solver step is kept (one
     batch then, so the steps of all clouds line up).
 
     Returns:
-        The :class:`~pointdiff.flow.solvers.Solution`: end points ``x`` [B, P, 2] on the CPU,
+        The :class:`~pointdiff.flow.solvers.Solution`: end points ``x`` [B, P, d] on the CPU,
         evaluations per cloud ``nfe``, and the path when asked.
     """
     if len(cond) != len(noise):
         raise PointdiffError(f"{len(cond)} conditions but {len(noise)} noise clouds")
+    if noise.shape[-1] != model.point_dim:
+        raise PointdiffError(f"noise has {noise.shape[-1]} values per point but the model draws {model.point_dim} (make_noise(..., dim=model.point_dim))")
     device = next(model.parameters()).device
     size = len(cond) if keep_path else max(1, batch)
     parts = [_solve(model, cond[s : s + size], noise[s : s + size], settings, keep_path, device) for s in range(0, len(cond), size)]

@@ -3,8 +3,8 @@
 One step (flow matching on the straight path, see ``flow/path.py``)::
 
     texts i_1..i_B   (shuffled passes over every (caption, picture) row)
-    x1  = P fresh points of each text's picture        [B, P, 2]
-    x0  ~ N(0, σ²I), paired to x1 within each cloud    [B, P, 2]
+    x1  = P fresh points of each text's picture        [B, P, d]   (d = 2, or 5 with colour)
+    x0  ~ N(0, σ²I), paired to x1 within each cloud    [B, P, d]
     t   ~ U(0, 1), one per cloud                       [B]
     c   = text vector of each cloud, zeroed with probability p_drop (guidance)
     loss = ‖v(x_t, t, c) − (x1 − x0)‖²  (mean)
@@ -123,7 +123,8 @@ class Trainer:
         self.cfg, self.data, self.device = cfg, data, torch.device(self.dist.place(device))  # plain "cuda": this process's GPU
         with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the global RNG alone
             torch.manual_seed(cfg.seed)
-            self.model: VelocityModel = build_model(cfg.arch, data.cond.shape[1], **cfg.model_kwargs()).to(self.device)
+            # point_dim from the data: a colour dataset's points are (x, y, r, g, b)
+            self.model: VelocityModel = build_model(cfg.arch, data.cond.shape[1], point_dim=data.sampler.dim, **cfg.model_kwargs()).to(self.device)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self._ddp: torch.nn.parallel.DistributedDataParallel | None = None  # made by the first step with several processes
         opt = torch.optim.AdamW if cfg.weight_decay > 0 else torch.optim.Adam

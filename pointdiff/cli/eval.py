@@ -55,7 +55,7 @@ def _chance(p: float) -> str:
 _RETRIEVAL_FACES = "higher; near chance even for real faces (prompts do not name the character)"
 # A glyph prompt's group is its character (any style), but glyphs are jittered in size and place, which
 # Chamfer sees before the shape: the nearest real glyph is seldom the same character, even for real ones.
-_RETRIEVAL = {"faces": _RETRIEVAL_FACES, "glyphs": "higher; low even for real glyphs (Chamfer sees size and place before shape)"}
+_RETRIEVAL = {"faces": _RETRIEVAL_FACES, "faces-color": "higher; near chance even for real faces (prompts name only the colours)", "glyphs": "higher; low even for real glyphs (Chamfer sees size and place before shape)"}
 
 
 def metrics_rows(m: CloudMetrics, kind: str) -> list[list[Any]]:

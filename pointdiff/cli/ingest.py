@@ -19,8 +19,12 @@ HELP = """Turn images into a dataset of point clouds (every ink pixel kept).
 
 SRC is a folder of images (png, jpg, jpeg, webp, bmp, gif first frame), a folder of
 video frames (with --every), or a built-in labelled source: the face renderer
-(builtin:faces or builtin:faces-video) or letters and digits set in real fonts
+(builtin:faces or builtin:faces-video; builtin:faces-color draws them in colour, with
+hair, eye and skin colours in the captions) or letters and digits set in real fonts
 (builtin:glyphs).
+
+With --color every ink pixel keeps its colour: clouds of (x, y, r, g, b) points, and a
+model trained on them draws in colour. Ink is still a pixel darker than --threshold.
 
 Captions are picked up from a metadata.jsonl in the folder (file_name + text, the
 diffusers image-folder convention; other keys become labels) or from sidecar
@@ -39,6 +43,8 @@ Examples:
   pointdiff ingest frames/ --every 6 --threshold 100
   pointdiff ingest builtin:faces --descriptions --overwrite
   pointdiff ingest builtin:glyphs --count 620 --out data/glyphs
+  pointdiff ingest builtin:faces-color --out data/color
+  pointdiff ingest paintings/ --color
 """
 
 
@@ -102,13 +108,14 @@ def register(app: typer.Typer) -> None:
         descriptions: Optional[bool] = typer.Option(None, "--descriptions/--no-descriptions", help="builtin:faces only: also write each face's long description to captions.jsonl, as `pointdiff caption` would. Default: no.", show_default=False),
         captions: Optional[int] = typer.Option(None, "--captions", help="builtin only: short captions per picture, each another phrasing of the same labels; training draws one per use, so the model learns words rather than sentences. Default 5 (COCO has 5 per image).", show_default=False),
         workers: Optional[int] = typer.Option(None, "--workers", help="Processes that open and threshold a folder's images in parallel; the dataset is the same for any number. 1 reads in this process. Default: all cores.", show_default=False),
+        color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Keep each ink pixel's RGB: (x, y, r, g, b) clouds, drawn in colour. Default: no, except builtin:faces-color.", show_default=False),
         contact_sheet: Optional[int] = typer.Option(None, "--contact-sheet", help="Clouds drawn on contact_sheet.png, spread over the dataset; 0 for none. Default 36.", show_default=False),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset at --out, with everything in it (captions, embeddings)."),
         workspace: Optional[Path] = common.WorkspaceOpt,
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         ws = common.workspace(workspace)
-        overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, captions=captions, contact_sheet=contact_sheet, workers=workers)
+        overrides = dict(threshold=threshold, max_size=max_size, recursive=recursive, every=every, count=count, seed=seed, descriptions=descriptions, captions=captions, contact_sheet=contact_sheet, workers=workers, color=color)
         cfg = load_config(IngestConfig, workspace_section=ws.section("ingest"), config_file=config, overrides=overrides)
         target = out if out is not None else ws.dataset
         try:

@@ -8,6 +8,8 @@ Layout (format version 1)::
                          caption, labels  (plus anything a source adds)
       ink_xy.npy         uint16 [total_ink, 2]: (col, row) of EVERY ink pixel of every image
       ink_offsets.npy    int64 [N + 1]: sample i owns ink_xy[offsets[i]:offsets[i+1]]
+      ink_rgb.npy        uint8 [total_ink, 3]: each ink pixel's colour (colour datasets only:
+                         ``ingest --color``; dataset.json says ``"color": true``)
       rejected.jsonl     inputs that were not taken, each with its reason
       captions.jsonl     written by `caption`:   {"id", "text", ...}; the last row per id wins
       summaries.jsonl    written by `summarize`: {"id", "text", ...}; the last row per id wins
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pointdiff.data.images import pixel_size, pixels_to_points
+from pointdiff.data.images import pixel_size, pixels_to_points, rgb_to_values
 from pointdiff.errors import PointdiffError
 from pointdiff.store import atomic_path, read_json, read_jsonl, write_json, write_jsonl
 
@@ -45,6 +47,7 @@ INFO_FILE = "dataset.json"
 MANIFEST_FILE = "manifest.jsonl"
 INK_XY_FILE = "ink_xy.npy"
 INK_OFFSETS_FILE = "ink_offsets.npy"
+INK_RGB_FILE = "ink_rgb.npy"
 REJECTED_FILE = "rejected.jsonl"
 CAPTIONS_FILE = "captions.jsonl"
 SUMMARIES_FILE = "summaries.jsonl"
@@ -113,28 +116,37 @@ class Rejection:
 class DatasetWriter:
     """Streams samples to disk; :meth:`close` publishes them atomically.
 
-    Ink coordinates go to a temporary raw file as they come (so memory stays flat for
-    100k images) and become ``ink_xy.npy`` at the end; the manifest is written last, so
-    a dataset folder with a manifest is always complete.
+    Ink coordinates (and, with ``color``, their RGB) go to temporary raw files as they come
+    (so memory stays flat for 100k images) and become ``ink_xy.npy`` (``ink_rgb.npy``) at
+    the end; the manifest is written last, so a dataset folder with a manifest is always complete.
     """
 
-    def __init__(self, root: str | Path, info: dict[str, Any] | None = None):
+    def __init__(self, root: str | Path, info: dict[str, Any] | None = None, color: bool = False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.info = dict(info or {})
+        self.color = color
+        if color:
+            self.info["color"] = True
         self.records: list[Record] = []
         self.rejections: list[Rejection] = []
         self._offsets = [0]
-        fd, tmp = tempfile.mkstemp(prefix=".ink_xy.", suffix=".raw", dir=self.root)
-        self._raw_path = Path(tmp)
-        self._raw = os.fdopen(fd, "wb")
+        self._raw_path, self._raw = self._temp(".ink_xy.")
+        self._rgb_path, self._rgb = self._temp(".ink_rgb.") if color else (None, None)
+
+    def _temp(self, prefix: str) -> tuple[Path, Any]:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".raw", dir=self.root)
+        return Path(tmp), os.fdopen(fd, "wb")
 
     def add(self, record: Record, pixels: np.ndarray) -> None:
-        """Add one sample with its ink pixels (uint16 [K, 2], col and row)."""
-        if pixels.ndim != 2 or pixels.shape[1] != 2 or len(pixels) == 0:
-            raise ValueError(f"{record.id}: expected a non-empty [K, 2] pixel array, got {pixels.shape}")
+        """Add one sample with its ink pixels: uint16 [K, 2] (col, row), or [K, 5] (col, row, r, g, b) in colour."""
+        width = 5 if self.color else 2
+        if pixels.ndim != 2 or pixels.shape[1] != width or len(pixels) == 0:
+            raise ValueError(f"{record.id}: expected a non-empty [K, {width}] pixel array, got {pixels.shape}")
         record.ink_count = int(len(pixels))
-        self._raw.write(np.ascontiguousarray(pixels, dtype=np.uint16).tobytes())
+        self._raw.write(np.ascontiguousarray(pixels[:, :2], dtype=np.uint16).tobytes())
+        if self._rgb is not None:
+            self._rgb.write(np.ascontiguousarray(pixels[:, 2:], dtype=np.uint8).tobytes())
         self._offsets.append(self._offsets[-1] + len(pixels))
         self.records.append(record)
 
@@ -143,19 +155,15 @@ class DatasetWriter:
         self.rejections.append(rejection)
 
     def close(self) -> None:
-        """Write the arrays, manifest, rejections and info; remove the temporary file."""
+        """Write the arrays, manifest, rejections and info; remove the temporary files."""
         self._raw.close()
+        if self._rgb is not None:
+            self._rgb.close()
         try:
             total = self._offsets[-1]
-            raw = np.memmap(self._raw_path, dtype=np.uint16, mode="r", shape=(total, 2)) if total else np.zeros((0, 2), np.uint16)
-            with atomic_path(self.root / INK_XY_FILE) as tmp:
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint16, shape=(total, 2))
-                chunk = 1 << 22
-                for a in range(0, total, chunk):
-                    out[a : a + chunk] = raw[a : a + chunk]
-                out.flush()
-                del out
-            del raw
+            _publish(self._raw_path, self.root / INK_XY_FILE, np.uint16, (total, 2))
+            if self._rgb_path is not None:
+                _publish(self._rgb_path, self.root / INK_RGB_FILE, np.uint8, (total, 3))
             with atomic_path(self.root / INK_OFFSETS_FILE) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, np.asarray(self._offsets, dtype=np.int64))
@@ -164,6 +172,22 @@ class DatasetWriter:
             write_jsonl(self.root / MANIFEST_FILE, (r.to_json() for r in self.records))
         finally:
             self._raw_path.unlink(missing_ok=True)
+            if self._rgb_path is not None:
+                self._rgb_path.unlink(missing_ok=True)
+
+
+def _publish(raw_path: Path, path: Path, dtype: Any, shape: tuple[int, int]) -> None:
+    """A raw temp file of ``shape`` rows as the ``.npy`` at ``path``, copied in chunks (flat memory), atomically."""
+    total = shape[0]
+    raw = np.memmap(raw_path, dtype=dtype, mode="r", shape=shape) if total else np.zeros(shape, dtype)
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        chunk = 1 << 22
+        for a in range(0, total, chunk):
+            out[a : a + chunk] = raw[a : a + chunk]
+        out.flush()
+        del out
+    del raw
 
 
 def _last_text_per_id(path: Path) -> dict[str, str]:
@@ -195,6 +219,11 @@ class Dataset:
         self.ink_xy = _load_array(self.root / INK_XY_FILE, mmap_mode="r")
         if len(self.offsets) != len(self.records) + 1:
             raise PointdiffError(f"{self.root}: manifest has {len(self.records)} samples but ink offsets describe {len(self.offsets) - 1}")
+        self.ink_rgb: np.ndarray | None = None
+        if self.info.get("color"):
+            self.ink_rgb = _load_array(self.root / INK_RGB_FILE, mmap_mode="r")
+            if self.ink_rgb.dtype != np.uint8 or self.ink_rgb.shape != (len(self.ink_xy), 3):
+                raise PointdiffError(f"{self.root}: {INK_RGB_FILE} is {self.ink_rgb.dtype} {self.ink_rgb.shape}, expected uint8 ({len(self.ink_xy)}, 3); ingest it again")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -204,9 +233,25 @@ class Dataset:
         """Sample ids in order."""
         return [r.id for r in self.records]
 
+    @property
+    def color(self) -> bool:
+        """Whether each ink pixel has a colour (``ingest --color``)."""
+        return self.ink_rgb is not None
+
+    @property
+    def point_dim(self) -> int:
+        """Values per point: 2 (x, y), or 5 (x, y, r, g, b) for a colour dataset."""
+        return 5 if self.color else 2
+
     def pixels(self, i: int) -> np.ndarray:
         """All ink pixels (col, row) of sample ``i``, uint16 [K, 2]."""
         return np.asarray(self.ink_xy[self.offsets[i] : self.offsets[i + 1]])
+
+    def colors(self, i: int) -> np.ndarray:
+        """The RGB of every ink pixel of sample ``i``, uint8 [K, 3] (a colour dataset only)."""
+        if self.ink_rgb is None:
+            raise PointdiffError(f"{self.root} has no colours: ingest it with --color")
+        return np.asarray(self.ink_rgb[self.offsets[i] : self.offsets[i + 1]])
 
     def captions(self) -> dict[str, str]:
         """Generated long captions by id (from ``captions.jsonl``)."""
@@ -264,14 +309,16 @@ _CONVERT_SAMPLES = 2048  # pictures converted to points at a time when a sampler
 class PointSampler:
     """Draws fresh point clouds from every ink pixel of a set of pictures.
 
-    Holds all ink points as float32 [total, 2] in [-3, 3] (pixel centres) with per-sample
-    offsets; ``jitter`` spreads each draw uniformly over its pixel (dequantisation), so the
-    model learns a density rather than a grid. :class:`StreamedPointSampler` draws the same
-    points from a dataset on disk without holding them.
+    Holds all ink points as float32 [total, D] in [-3, 3] (pixel centres; D = 2, or 5 with
+    colour values after the coordinates) with per-sample offsets; ``jitter`` spreads each
+    draw's position uniformly over its pixel (dequantisation), so the model learns a density
+    rather than a grid. :class:`StreamedPointSampler` draws the same points from a dataset on
+    disk without holding them.
     """
 
     def __init__(self, points: torch.Tensor, offsets: torch.Tensor, pixel_half: torch.Tensor):
         self.points = points.float()  # no copy when already float32
+        self.dim = int(self.points.shape[1])
         self.offsets = offsets.long()
         self.counts = self.offsets[1:] - self.offsets[:-1]
         self.pixel_half = pixel_half.float()  # half a pixel in point units, per sample (0: no jitter)
@@ -282,7 +329,7 @@ class PointSampler:
     def from_dataset(cls, ds: Dataset, indices: Sequence[int] | None = None, stream: bool | None = None) -> "PointSampler":
         """All ink points of ``ds`` (or of the samples ``indices`` only), converted once to [-3, 3].
 
-        8 bytes per ink pixel in RAM; with ``indices`` only those samples are read, so a
+        8 bytes per ink pixel in RAM (20 in colour); with ``indices`` only those samples are read, so a
         few pictures of a 100k-image dataset cost a few pictures. ``stream`` (None: when the
         points exceed :data:`STREAM_ABOVE_POINTS`) returns a :class:`StreamedPointSampler`
         instead, which reads a picture from disk each time it is drawn and holds none.
@@ -292,44 +339,47 @@ class PointSampler:
         width = np.asarray([ds.records[i].width for i in idx], dtype=np.float32)
         height = np.asarray([ds.records[i].height for i in idx], dtype=np.float32)
         if stream or (stream is None and counts.sum() > STREAM_ABOVE_POINTS):
-            return StreamedPointSampler(ds.root / INK_XY_FILE, ds.offsets[idx].astype(np.int64), counts, width, height)
+            rgb = ds.root / INK_RGB_FILE if ds.color else None
+            return StreamedPointSampler(ds.root / INK_XY_FILE, ds.offsets[idx].astype(np.int64), counts, width, height, rgb)
         bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        points = np.empty((int(bounds[-1]), 2), np.float32)
+        points = np.empty((int(bounds[-1]), ds.point_dim), np.float32)
         # images.py owns the mapping; it runs over a few thousand pictures at a time with each
         # pixel's image size, so its temporaries (several times the points) stay small.
         for a in range(0, len(idx), _CONVERT_SAMPLES):
             b = min(a + _CONVERT_SAMPLES, len(idx))
             xy = np.concatenate([ds.pixels(i) for i in idx[a:b]])
-            points[bounds[a] : bounds[b]] = pixels_to_points(xy, np.repeat(width[a:b], counts[a:b]), np.repeat(height[a:b], counts[a:b]))
+            points[bounds[a] : bounds[b], :2] = pixels_to_points(xy, np.repeat(width[a:b], counts[a:b]), np.repeat(height[a:b], counts[a:b]))
+            if ds.color:
+                points[bounds[a] : bounds[b], 2:] = rgb_to_values(np.concatenate([ds.colors(i) for i in idx[a:b]]))
         return cls(torch.from_numpy(points), torch.from_numpy(bounds), torch.from_numpy(pixel_size(width, height) / 2))
 
     @classmethod
     def from_clouds(cls, clouds: torch.Tensor) -> "PointSampler":
-        """Fixed clouds [N, P, 2] already in [-3, 3] (the reference's ``.pt`` data): draws resample them."""
-        n, p, _ = clouds.shape
-        return cls(clouds.reshape(-1, 2), torch.arange(n + 1) * p, torch.zeros(n))
+        """Fixed clouds [N, P, D] already in [-3, 3] (the reference's ``.pt`` data): draws resample them."""
+        n, p, d = clouds.shape
+        return cls(clouds.reshape(-1, d), torch.arange(n + 1) * p, torch.zeros(n))
 
     def __len__(self) -> int:
         return len(self.counts)
 
     def sample(self, indices: torch.Tensor, num_points: int, generator: torch.Generator | None = None, jitter: bool = False) -> torch.Tensor:
-        """Draw ``num_points`` points with replacement from each sample in ``indices``: [B, P, 2]."""
+        """Draw ``num_points`` points with replacement from each sample in ``indices``: [B, P, D]."""
         indices = indices.long()
         u = torch.rand(len(indices), num_points, generator=generator)
         local = (u * self.counts[indices, None]).long().clamp_max_(self.counts[indices, None] - 1)
         pts = self._gather(indices, local)
-        if jitter:
+        if jitter:  # over the pixel's area only: a pixel's colour is one value
             half = self.pixel_half[indices, None, None]
-            pts = pts + (torch.rand(pts.shape, generator=generator) * 2 - 1) * half
+            pts[..., :2] += (torch.rand((*pts.shape[:2], 2), generator=generator) * 2 - 1) * half
         return pts
 
     def sample_all(self, num_points: int, seed: int = 0, jitter: bool = False) -> torch.Tensor:
-        """One deterministic draw for every sample: [N, P, 2] (evaluation reference clouds)."""
+        """One deterministic draw for every sample: [N, P, D] (evaluation reference clouds)."""
         g = torch.Generator().manual_seed(seed)
         return self.sample(torch.arange(len(self)), num_points, g, jitter)
 
     def _gather(self, indices: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
-        """Points number ``local`` [B, P] of samples ``indices`` [B]: [B, P, 2]."""
+        """Points number ``local`` [B, P] of samples ``indices`` [B]: [B, P, D]."""
         return self.points[self.offsets[indices, None] + local]
 
 
@@ -342,15 +392,14 @@ class StreamedPointSampler(PointSampler):
     memory. Draws are equal, bit for bit, to the in-memory sampler's for the same generator.
     """
 
-    def __init__(self, path: Path, starts: np.ndarray, counts: np.ndarray, width: np.ndarray, height: np.ndarray):
+    def __init__(self, path: Path, starts: np.ndarray, counts: np.ndarray, width: np.ndarray, height: np.ndarray, rgb_path: Path | None = None):
         self.path = Path(path)
-        with open(self.path, "rb") as f:  # the .npy header says where the uint16 [total, 2] data starts
-            major, _ = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = read_header(f)
-            self._data_start = f.tell()
-        if dtype != np.dtype("<u2") or fortran or len(shape) != 2 or shape[1] != 2:
-            raise PointdiffError(f"{self.path} is not a uint16 [N, 2] ink array; the dataset is damaged: ingest it again")
+        self._xy = _RawArray(self.path, np.dtype("<u2"), 2)
+        self._rgb = _RawArray(Path(rgb_path), np.dtype("u1"), 3) if rgb_path is not None else None
+        if self._rgb is not None and self._rgb.rows != self._xy.rows:
+            raise PointdiffError(f"{rgb_path} has {self._rgb.rows} colours for {self._xy.rows} ink pixels; the dataset is damaged: ingest it again")
+        shape = (self._xy.rows, 2)
+        self.dim = 5 if self._rgb is not None else 2
         self.starts = torch.from_numpy(np.asarray(starts, np.int64))
         self.counts = torch.from_numpy(np.asarray(counts, np.int64))
         if (self.counts <= 0).any():
@@ -359,15 +408,41 @@ class StreamedPointSampler(PointSampler):
             raise PointdiffError(f"{self.path} holds fewer points than the manifest says; the dataset is damaged: ingest it again")
         self.width, self.height = np.asarray(width, np.float32), np.asarray(height, np.float32)
         self.pixel_half = torch.from_numpy(pixel_size(self.width, self.height) / 2)
+
+    def _gather(self, indices: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        out = np.empty((*local.shape, self.dim), np.float32)
+        for row, (i, loc) in enumerate(zip(indices.tolist(), local.numpy())):
+            # A picture is a few kB: reading it whole and picking is cheaper than one read per point.
+            start, count = int(self.starts[i]), int(self.counts[i])
+            out[row, :, :2] = pixels_to_points(self._xy.read(start, count)[loc], self.width[i], self.height[i])
+            if self._rgb is not None:
+                out[row, :, 2:] = rgb_to_values(self._rgb.read(start, count)[loc])
+        return torch.from_numpy(out)
+
+
+class _RawArray:
+    """Rows of a 2-D ``.npy`` file read with ``pread`` into fresh buffers (no memory map, no pickle)."""
+
+    def __init__(self, path: Path, dtype: np.dtype, columns: int):
+        self.path, self.dtype, self.columns = path, dtype, columns
+        with open(path, "rb") as f:  # the .npy header says where the data starts
+            major, _ = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, found = read_header(f)
+            self._data_start = f.tell()
+        if found != dtype or fortran or len(shape) != 2 or shape[1] != columns:
+            raise PointdiffError(f"{path} is not a {dtype} [N, {columns}] ink array; the dataset is damaged: ingest it again")
+        self.rows = int(shape[0])
+        self._row_bytes = dtype.itemsize * columns
         self._fd: int | None = None
         self._pid = -1
 
-    def _read(self, start: int, count: int) -> np.ndarray:
-        """``count`` pixels from pixel ``start``: uint16 [count, 2]."""
+    def read(self, start: int, count: int) -> np.ndarray:
+        """``count`` rows from row ``start``: [count, columns]."""
         if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own descriptor
             self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
-        nbytes = count * 4
-        offset = self._data_start + start * 4
+        nbytes = count * self._row_bytes
+        offset = self._data_start + start * self._row_bytes
         if hasattr(os, "pread"):
             buf = os.pread(self._fd, nbytes, offset)
         else:  # Windows has no pread
@@ -375,14 +450,7 @@ class StreamedPointSampler(PointSampler):
             buf = os.read(self._fd, nbytes)
         if len(buf) != nbytes:
             raise PointdiffError(f"{self.path} ended early; the dataset is damaged: ingest it again")
-        return np.frombuffer(buf, dtype="<u2").reshape(count, 2)
-
-    def _gather(self, indices: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
-        out = np.empty((*local.shape, 2), np.float32)
-        for row, (i, loc) in enumerate(zip(indices.tolist(), local.numpy())):
-            # A picture is a few kB: reading it whole and picking is cheaper than one read per point.
-            out[row] = pixels_to_points(self._read(int(self.starts[i]), int(self.counts[i]))[loc], self.width[i], self.height[i])
-        return torch.from_numpy(out)
+        return np.frombuffer(buf, dtype=self.dtype).reshape(count, self.columns)
 
     def __del__(self) -> None:
         if getattr(self, "_fd", None) is not None and self._pid == os.getpid():

@@ -13,6 +13,11 @@ Conventions (the reference's, made precise):
   For a square image this is the reference's ``coordinate / size * 6 - 3`` up to half a
   pixel, and pictures come out upright when plotted with y up. A non-square image fills
   [-3, 3] along its longer side and is centred along the shorter one.
+
+Colour (``read_ink(..., color=True)``): ink is still decided on luminance, and each ink
+pixel also keeps its RGB. A colour point is (x, y, r, g, b) with each channel mapped to the
+same [-3, 3] as the coordinates (``value = channel / 255 * 6 - 3``, the reference's own
+scaling), so the flow's noise (std 2) covers colour as it covers position.
 """
 
 from __future__ import annotations
@@ -82,12 +87,30 @@ def load_grayscale(path: str | Path, max_size: int | None = None) -> np.ndarray:
     Raises:
         ImageError: the file is missing, not an image, corrupt, or absurdly large.
     """
-    gray = open_on_white(path).convert("L")
-    if max_size is not None and max(gray.size) > max_size:
-        scale = max_size / max(gray.size)
-        new = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-        gray = gray.resize(new, Image.Resampling.LANCZOS)
-    return np.asarray(gray, dtype=np.uint8)
+    return np.asarray(_shrunk(open_on_white(path).convert("L"), max_size), dtype=np.uint8)
+
+
+def load_rgb(path: str | Path, max_size: int | None = None) -> np.ndarray:
+    """Read an image as uint8 RGB [H, W, 3] on white, shrunk as :func:`load_grayscale` shrinks it.
+
+    Raises:
+        ImageError: the file is missing, not an image, corrupt, or absurdly large.
+    """
+    return np.asarray(_shrunk(open_on_white(path).convert("RGB"), max_size), dtype=np.uint8)
+
+
+def _shrunk(im: Image.Image, max_size: int | None) -> Image.Image:
+    if max_size is not None and max(im.size) > max_size:
+        scale = max_size / max(im.size)
+        new = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        im = im.resize(new, Image.Resampling.LANCZOS)
+    return im
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Grayscale uint8 of RGB pixels [..., 3], exactly as PIL's ``convert("L")`` computes it (ITU-R 601-2)."""
+    r, g, b = (rgb[..., k].astype(np.uint32) for k in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
 
 
 def ink_pixels(gray: np.ndarray, threshold: int = INK_THRESHOLD) -> np.ndarray:
@@ -108,7 +131,7 @@ class InkRead:
     """
 
     sha256: str | None = None
-    pixels: np.ndarray | None = None  # uint16 [K, 2], (col, row); None when ``error``
+    pixels: np.ndarray | None = None  # uint16 [K, 2] (col, row), or [K, 5] (col, row, r, g, b) in colour; None when ``error``
     width: int = 0  # after shrinking to max_size
     height: int = 0
     darkest: int = 255  # the darkest gray level: says how far off the threshold a blank image was
@@ -118,9 +141,11 @@ class InkRead:
     UNREADABLE = "unreadable"  # error kind: the file's bytes could not be read (permissions, vanished)
 
 
-def read_ink(path: str | Path, max_size: int | None, threshold: int = INK_THRESHOLD) -> InkRead:
+def read_ink(path: str | Path, max_size: int | None, threshold: int = INK_THRESHOLD, color: bool = False) -> InkRead:
     """Hash, open, shrink and threshold one image file: all of ingest's per-image work.
 
+    With ``color`` each ink pixel also keeps its RGB (``pixels`` is [K, 5]); which pixels are
+    ink is still decided on luminance (of the shrunk RGB picture).
     A top-level function, so a worker process can be sent it by name. Never raises for a bad file (the reason is in ``error``); it does for a
     bug or a lack of memory, which must not become a rejection.
     """
@@ -129,8 +154,11 @@ def read_ink(path: str | Path, max_size: int | None, threshold: int = INK_THRESH
     except OSError as e:
         return InkRead(error=(InkRead.UNREADABLE, f"cannot read the file ({e.strerror or e})"))
     try:
-        gray = load_grayscale(path, max_size)
+        rgb = load_rgb(path, max_size) if color else None
+        gray = load_grayscale(path, max_size) if rgb is None else luminance(rgb)
         pixels = ink_pixels(gray, threshold)  # inside: a side over 65535 px is an error too
+        if rgb is not None:
+            pixels = np.concatenate([pixels, rgb[pixels[:, 1], pixels[:, 0]].astype(np.uint16)], axis=1)
     except ImageError as e:
         return InkRead(sha256=digest, error=(e.kind, e.detail))
     height, width = gray.shape
@@ -192,6 +220,16 @@ def pixels_to_points(pixels: np.ndarray, width: int | np.ndarray, height: int | 
     x = (p[:, 0] - w / 2) * scale
     y = (h / 2 - p[:, 1]) * scale
     return np.stack([x, y], axis=1).astype(np.float32, copy=False)
+
+
+def rgb_to_values(rgb: np.ndarray) -> np.ndarray:
+    """Colour channels 0..255 [..., 3] as float32 values in [-3, 3] (the coordinates' range)."""
+    return (np.asarray(rgb, np.float32) * np.float32(2 * HALF_EXTENT / 255) - np.float32(HALF_EXTENT)).astype(np.float32, copy=False)
+
+
+def values_to_rgb(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb_to_values`: colour values [..., 3] as RGB in [0, 1] (clipped), for plotting."""
+    return np.clip((np.asarray(values, np.float32) + HALF_EXTENT) / (2 * HALF_EXTENT), 0.0, 1.0)
 
 
 def points_to_pixels(points: np.ndarray, width: int, height: int) -> np.ndarray:

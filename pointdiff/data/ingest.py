@@ -96,6 +96,9 @@ class IngestConfig:
     descriptions: bool | None = None  # also write long descriptions to captions.jsonl
     captions: int | None = None  # short captions per picture (the first, then other phrasings)
     contact_sheet: int = 36  # clouds on contact_sheet.png, spread over the dataset (0: none)
+    # Keep each ink pixel's RGB: clouds of (x, y, r, g, b) points (ink is still decided on
+    # luminance). None: as the source says (builtin:faces-color is colour; folders are not).
+    color: bool | None = None
     # Processes that read a folder's images (1: this one, no pool). The dataset is the same
     # whatever the number; built-in sources always read in-process (rendering is their cost).
     workers: int = field(default_factory=all_cores)
@@ -219,19 +222,19 @@ def _row(read: InkRead, taken: bool) -> dict[str, Any]:
     return {"sha256": read.sha256, "width": read.width, "height": read.height, "darkest": read.darkest, "resized": read.resized, "error": read.error, "has_pixels": read.pixels is not None, "ink": ink}
 
 
-def _unrow(row: dict[str, Any], pixels: np.ndarray | None) -> InkRead:
+def _unrow(row: dict[str, Any], pixels: np.ndarray | None, columns: int) -> InkRead:
     """The read a progress row stands for. An image not taken gets no pixels back: a duplicate is
     decided by its hash, a blank one by having none (so an empty array), an error by having no array."""
     if pixels is None:
-        pixels = np.zeros((0, 2), np.uint16) if row["has_pixels"] else None
+        pixels = np.zeros((0, columns), np.uint16) if row["has_pixels"] else None
     error = (str(row["error"][0]), str(row["error"][1])) if row["error"] else None
     return InkRead(row["sha256"], pixels, int(row["width"]), int(row["height"]), int(row["darkest"]), bool(row["resized"]), error)
 
 
-def _resume_key(root: Path, cfg: IngestConfig, found: Found) -> str:
+def _resume_key(root: Path, cfg: IngestConfig, found: Found, color: bool) -> str:
     """What a killed run's progress must match to be continued: the settings that shape the ink,
     and every image to read as it is now (name, id, captions, size and modification time)."""
-    settings = {"format": 1, "pointdiff": __version__, "source": str(root), "threshold": cfg.threshold, "max_size": cfg.max_size, "every": cfg.every, "info": found.info}
+    settings = {"format": 1, "pointdiff": __version__, "source": str(root), "threshold": cfg.threshold, "max_size": cfg.max_size, "every": cfg.every, "info": found.info, "color": color}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for c in found.candidates:
         try:
@@ -272,7 +275,7 @@ def _context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def read_in_order(candidates: Iterable[Candidate], cfg: IngestConfig, workers: int) -> Iterator[tuple[Candidate, InkRead]]:
+def read_in_order(candidates: Iterable[Candidate], cfg: IngestConfig, workers: int, color: bool = False) -> Iterator[tuple[Candidate, InkRead]]:
     """Each candidate with :func:`read_ink`'s result, in candidate order, read by ``workers`` processes.
 
     ``workers == 1`` reads in this process. Otherwise at most ``IN_FLIGHT_PER_WORKER * workers``
@@ -286,7 +289,7 @@ def read_in_order(candidates: Iterable[Candidate], cfg: IngestConfig, workers: i
     """
     if workers <= 1:
         for c in candidates:
-            yield c, read_ink(c.path, cfg.max_size, cfg.threshold)
+            yield c, read_ink(c.path, cfg.max_size, cfg.threshold, color)
         return
     window: deque[tuple[Candidate, Future[InkRead]]] = deque()
     todo = iter(candidates)
@@ -295,7 +298,7 @@ def read_in_order(candidates: Iterable[Candidate], cfg: IngestConfig, workers: i
         # than cancelling them: Python 3.11's pool, broken after a cancel, fails on the cancelled ones.
         while True:
             while len(window) < IN_FLIGHT_PER_WORKER * workers and (c := next(todo, None)) is not None:
-                window.append((c, pool.submit(read_ink, c.path, cfg.max_size, cfg.threshold)))
+                window.append((c, pool.submit(read_ink, c.path, cfg.max_size, cfg.threshold, color)))
             if not window:
                 return
             c, future = window.popleft()
@@ -376,11 +379,14 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
         # A folder is listed before the staging folder is chosen: a killed run's is continued only
         # if it was built from the same files with the same settings. A built-in renders into it.
         found = scan_folder(root, cfg.recursive, cfg.every, exclude=out) if root is not None else None
-        key = _resume_key(root, cfg, found) if root is not None and found is not None else None  # None: nothing to resume
+        color = bool(cfg.color)  # a folder is grey unless asked; a built-in source's own word comes below
+        key = _resume_key(root, cfg, found, color) if root is not None and found is not None else None  # None: nothing to resume
         staging = stack.enter_context(staged(out, overwrite, key))
         if builtin is not None:
             found = render_builtin(builtin, staging, cfg.builtin(), cfg.every)
+            color = bool(found.info.get("color")) if cfg.color is None else cfg.color
         assert found is not None  # a folder's listing or a built-in's renderer: parse_source gave one of the two
+        found.info.pop("color", None)  # the writer records it, for what this dataset really holds
         rep.files_seen, rep.skipped_by_every = found.files_seen, found.skipped_by_every
         rep.consumed, rep.rejected, rep.notes = found.consumed, found.rejected, found.notes
         info: dict[str, Any] = {
@@ -392,20 +398,21 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
             "pointdiff_version": __version__,
             **found.info,
         }
-        writer = DatasetWriter(staging, info)
+        writer = DatasetWriter(staging, info, color=color)
         seen: dict[str, Record] = {}
         described: list[dict[str, Any]] = []  # captions.jsonl rows of the taken samples
-        log = Progress(staging, key) if key is not None else None  # folders only: a built-in renders in seconds
+        columns = 5 if color else 2
+        log = Progress(staging, key, columns=columns) if key is not None else None  # folders only: a built-in renders in seconds
         replayed: Iterator[tuple[Candidate, InkRead]] = iter(())
         todo: Iterable[Candidate] = found.candidates  # a built-in's are rendered as they are read
         if log is not None:
             listed = list(found.candidates)
             rep.resumed = len(log.rows)
-            replayed = ((c, _unrow(row, pixels)) for (row, pixels), c in zip(log.replay(), listed))
+            replayed = ((c, _unrow(row, pixels, columns)) for (row, pixels), c in zip(log.replay(), listed))
             todo = listed[rep.resumed :]
         rep.workers = 1 if builtin is not None else pool_size(cfg.workers, found.total - rep.resumed)
         try:
-            with closing(read_in_order(todo, cfg, rep.workers)) as fresh:  # closed at once on an error: no pool outlives it
+            with closing(read_in_order(todo, cfg, rep.workers, color)) as fresh:  # closed at once on an error: no pool outlives it
                 for k, (c, read) in enumerate(chain(replayed, fresh)):
                     taken = _take(c, read, cfg, seen, writer, rep)
                     if taken and c.description is not None:

@@ -32,7 +32,7 @@ from pointdiff.store import read_json, write_json
 
 RESUME_KEY_FILE = ".resume.json"  # {"key": ...}: which source and settings the folder is being built from
 RESUME_LOG_FILE = ".resume.jsonl"  # one row per input consumed, in order
-RESUME_INK_FILE = ".resume.ink"  # uint16 (col, row) pairs: the pixels of the rows with "ink" > 0, in order
+RESUME_INK_FILE = ".resume.ink"  # uint16 (col, row) pairs, or (col, row, r, g, b): the pixels of the rows with "ink" > 0, in order
 RESUME_FILES = (RESUME_KEY_FILE, RESUME_LOG_FILE, RESUME_INK_FILE)
 # Inputs between two flushes of the record: a kill loses at most this many images' reading (well
 # under a second at a few ms each) and each flush costs two fsyncs, nothing next to the reading.
@@ -148,8 +148,8 @@ class Progress:
         progress.finish()                           # done: the record goes, before the folder is published
     """
 
-    def __init__(self, staging: Path, key: str, every: int = RESUME_EVERY):
-        self.root, self.every = Path(staging), every
+    def __init__(self, staging: Path, key: str, every: int = RESUME_EVERY, columns: int = 2):
+        self.root, self.every, self.columns = Path(staging), every, columns  # columns: uint16 values per pixel (5 in colour)
         self.rows: list[dict[str, Any]] = []  # rows found on disk: the inputs a killed run consumed
         if _key_of(self.root) == key:
             self.rows = self._load()
@@ -166,7 +166,7 @@ class Progress:
         """The whole rows on disk whose pixels are all on disk; both files cut to exactly those."""
         log, ink = self.root / RESUME_LOG_FILE, self.root / RESUME_INK_FILE
         data = log.read_bytes() if log.exists() else b""
-        have = (ink.stat().st_size // 4) if ink.exists() else 0  # 4 bytes a pixel
+        have = (ink.stat().st_size // (2 * self.columns)) if ink.exists() else 0
         rows: list[dict[str, Any]] = []
         kept = need = 0  # bytes of the log kept, pixels those rows own
         for line in data.split(b"\n")[:-1]:  # the part after the last newline is torn
@@ -179,17 +179,17 @@ class Progress:
             rows.append(row)
             need += int(row.get("ink", 0))
             kept += len(line) + 1
-        for path, size in ((log, kept), (ink, need * 4)):
+        for path, size in ((log, kept), (ink, need * 2 * self.columns)):
             with open(path, "ab") as f:
                 f.truncate(size)
         return rows
 
     def replay(self) -> Iterator[tuple[dict[str, Any], np.ndarray | None]]:
-        """The recorded rows in order, each with its pixels (uint16 [K, 2]; None for a row without ink)."""
+        """The recorded rows in order, each with its pixels (uint16 [K, columns]; None for a row without ink)."""
         with open(self.root / RESUME_INK_FILE, "rb") as f:
             for row in self.rows:
                 n = int(row.get("ink", 0))
-                yield row, (np.frombuffer(f.read(4 * n), dtype="<u2").reshape(n, 2) if n else None)
+                yield row, (np.frombuffer(f.read(2 * self.columns * n), dtype="<u2").reshape(n, self.columns) if n else None)
 
     def add(self, row: dict[str, Any], pixels: np.ndarray | None = None) -> None:
         """Record one more input (``row["ink"]`` must be ``len(pixels)``, 0 without pixels); flushed every ``every`` rows."""

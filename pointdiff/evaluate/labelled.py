@@ -12,6 +12,7 @@ rendered by from its ``dataset.json``::
     GLYPHS.combos()[:2]                # [("a",), ("b",)]: an eval set has per_combo of each
     sampler, labels = GLYPHS.render(62, seed=1)
     labelled_source({"source": "builtin:faces-video"}) is FACES
+    labelled_source({"source": "builtin:faces-color"}) is FACES_COLOR
 """
 
 from __future__ import annotations
@@ -132,6 +133,30 @@ class _Faces(LabelledSource):
         return canonical_prompt(labels["orientation"], labels["expression"])
 
 
+class _FacesColor(LabelledSource):
+    """The colour faces: scored on the colours their prompts name (shape is the grey faces' eval)."""
+
+    name, noun = "faces-color", "colour faces"
+    labels = combo_labels = ("hair_color", "eye_color", "skin")
+    package = "pointdiff.data.faces"
+    scorer_count = 1080  # 30 per hair × eye × skin combination, as the grey faces' 30 per orientation × expression
+
+    def classes(self) -> dict[str, tuple[str, ...]]:
+        from pointdiff.data.faces import EYE_COLORS, HAIR_COLORS, SKIN_TONES
+
+        return {"hair_color": HAIR_COLORS, "eye_color": EYE_COLORS, "skin": SKIN_TONES}
+
+    def prompt_for(self, labels: dict[str, str], rng: random.Random | None = None, held_out: bool = True) -> str:
+        from pointdiff.data.faces import color_prompt_for
+
+        return color_prompt_for(labels, rng, held_out=held_out)
+
+    def canonical_prompt(self, labels: dict[str, str]) -> str:
+        from pointdiff.data.faces import canonical_color_prompt
+
+        return canonical_color_prompt(labels)
+
+
 class _Glyphs(LabelledSource):
     name, noun = "glyphs", "glyphs"
     labels = ("character", "family", "weight", "slant")  # case follows from the character
@@ -176,8 +201,10 @@ def _fonts_fingerprint() -> str:
 
 
 FACES: LabelledSource = _Faces()
+FACES_COLOR: LabelledSource = _FacesColor()
 GLYPHS: LabelledSource = _Glyphs()
-LABELLED_SOURCES: dict[str, LabelledSource] = {s.name: s for s in (FACES, GLYPHS)}
+# The colour faces first: "builtin:faces-color" also starts as the grey faces' variants do.
+LABELLED_SOURCES: dict[str, LabelledSource] = {s.name: s for s in (FACES_COLOR, FACES, GLYPHS)}
 
 
 def labelled_source(info: dict[str, Any]) -> LabelledSource | None:

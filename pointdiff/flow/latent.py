@@ -153,6 +153,7 @@ class LatentMapFlow(VelocityModel):
         self.prior_hidden, self.prior_blocks, self.prior_steps = prior_hidden, prior_blocks, prior_steps
         self.latent_dim = latent_channels * LATENT_RES * LATENT_RES
         self.points = FiLMResNet(self.latent_dim, **film)
+        self.point_dim = self.points.point_dim  # colour points: the picture raster reads their (x, y)
         downs = int(math.log2(raster_res // LATENT_RES))
         # small convolutions: at full resolution they cost as much as the point network
         enc: list[nn.Module] = [nn.Conv2d(1, 16, 3, padding=1), nn.SiLU()]

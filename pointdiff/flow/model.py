@@ -3,9 +3,9 @@
 Every model follows one protocol (as in facebookresearch/flow_matching, conditioning
 travels beside x and t)::
 
-    model(x [B, P, 2], t [B], cond [B, D]) -> v [B, P, 2]
+    model(x [B, P, d], t [B], cond [B, D]) -> v [B, P, d]
 
-One t and one condition per cloud; the P points of a cloud are i.i.d., so the network is
+with d = ``point_dim``: 2 for (x, y), 5 for colour points (x, y, r, g, b). One t and one condition per cloud; the P points of a cloud are i.i.d., so the network is
 applied to each point independently (a per-point MLP learns p(point | text)).
 
 A model splits its work in two so that samplers pay for the per-cloud part once:
@@ -43,6 +43,7 @@ class VelocityModel(nn.Module):
     """Base class: ``forward = velocity(x, t, condition(cond))`` plus guidance."""
 
     arch: str = ""  # registry name, stored in checkpoints
+    point_dim: int = 2  # values per point: 2 (x, y), 5 with colour (x, y, r, g, b)
     # Points of the training picture a step shows the model besides x_t (an encoder's input);
     # 0: none. A model with an encoder is called as model(x_t, t, cond, picture=…, noise=…)
     # with ``train_noise`` standard-normal numbers per cloud, and returns (v, its extra loss).
@@ -54,7 +55,7 @@ class VelocityModel(nn.Module):
         raise NotImplementedError
 
     def velocity(self, x: Tensor, t: Tensor, ctx: Tensor) -> Tensor:  # pragma: no cover - abstract
-        """Per-point velocity [B, P, 2] at times ``t`` [B] given the context."""
+        """Per-point velocity [B, P, d] at times ``t`` [B] given the context."""
         raise NotImplementedError
 
     def arch_config(self) -> dict[str, Any]:  # pragma: no cover - abstract
@@ -73,7 +74,7 @@ class VelocityModel(nn.Module):
             v = v(x, t, ∅) + s · (v(x, t, c) − v(x, t, ∅))
 
         where ∅ is the all-zero condition; s = 1 is exactly the conditional field, s = 0 the
-        unconditional one. Cond and uncond run as one batch of 2B clouds. ``start`` [B, P, 2]
+        unconditional one. Cond and uncond run as one batch of 2B clouds. ``start`` [B, P, d]
         is the clouds' start noise; only a model that draws a per-cloud latent reads it.
         """
         ctx = self.condition(cond)
@@ -104,7 +105,8 @@ class ReferenceMLP(VelocityModel):
     """The reference recipe: an MLP on [x, y, t, c], ReLU, ``layers`` Linear layers.
 
     With hidden 512 and 6 layers: (3 + D)·512 + 512 + 4·(512·512 + 512) + 512·2 + 2
-    parameters, 1,250,306 for D = 384 and 1,315,842 for D = 512.
+    parameters, 1,250,306 for D = 384 and 1,315,842 for D = 512. Colour points (``point_dim``
+    5) put r, g, b after x, y in the input and the output: [x, y, r, g, b, t, c].
 
     Speed-up, mathematically identical: the first layer's text columns are applied once
     per cloud (``condition``) instead of once per point, since W·[x, y, t, c] =
@@ -114,12 +116,12 @@ class ReferenceMLP(VelocityModel):
 
     arch = "reference"
 
-    def __init__(self, cond_dim: int, hidden: int = 512, layers: int = 6):
+    def __init__(self, cond_dim: int, hidden: int = 512, layers: int = 6, point_dim: int = 2):
         super().__init__()
         if layers < 2:
             raise ValueError("the reference MLP needs at least 2 layers")
-        self.cond_dim, self.hidden, self.layers = cond_dim, hidden, layers
-        dims = [3 + cond_dim] + [hidden] * (layers - 1) + [2]
+        self.cond_dim, self.hidden, self.layers, self.point_dim = cond_dim, hidden, layers, _point_dim(point_dim)
+        dims = [point_dim + 1 + cond_dim] + [hidden] * (layers - 1) + [point_dim]
         mods: list[nn.Module] = []
         for k in range(layers):
             mods.append(nn.Linear(dims[k], dims[k + 1]))
@@ -128,16 +130,16 @@ class ReferenceMLP(VelocityModel):
         self.net = nn.Sequential(*mods)
 
     def arch_config(self) -> dict[str, Any]:
-        return {"cond_dim": self.cond_dim, "hidden": self.hidden, "layers": self.layers}
+        return {"cond_dim": self.cond_dim, "hidden": self.hidden, "layers": self.layers, **_dim_config(self.point_dim)}
 
     def condition(self, cond: Tensor) -> Tensor:
         first: nn.Linear = self.net[0]  # type: ignore[assignment]
-        return F.linear(cond, first.weight[:, 3:], first.bias)
+        return F.linear(cond, first.weight[:, self.point_dim + 1 :], first.bias)
 
     def velocity(self, x: Tensor, t: Tensor, ctx: Tensor) -> Tensor:
         first: nn.Linear = self.net[0]  # type: ignore[assignment]
         xt = torch.cat([x, t[:, None, None].to(x.dtype).expand(*x.shape[:2], 1)], dim=-1)
-        h = F.linear(xt, first.weight[:, :3]) + ctx[:, None, :]
+        h = F.linear(xt, first.weight[:, : self.point_dim + 1]) + ctx[:, None, :]
         return self.net[1:](h)
 
 
@@ -162,6 +164,9 @@ class FiLMResNet(VelocityModel):
     embedding e_c = MLP(√D · c) and the time embedding e_t = MLP(sinusoid(t)). Scaling the
     unit text vector by √D gives its coordinates unit variance, which a Linear's default
     initialisation expects. The output layer starts at zero (v ≡ 0 at initialisation).
+
+    Colour points (``point_dim`` 5): the Fourier features are of (x, y) only, the colour
+    values enter beside them as they are, and the output has a velocity for each of the five.
     """
 
     arch = "film"
@@ -174,19 +179,20 @@ class FiLMResNet(VelocityModel):
         fourier_features: int = 64,
         fourier_scale: float = 1.0,
         embed_dim: int = 256,
+        point_dim: int = 2,
     ):
         super().__init__()
-        self.cond_dim, self.hidden, self.blocks = cond_dim, hidden, blocks
+        self.cond_dim, self.hidden, self.blocks, self.point_dim = cond_dim, hidden, blocks, _point_dim(point_dim)
         self.fourier_features, self.fourier_scale, self.embed_dim = fourier_features, fourier_scale, embed_dim
         g = torch.Generator().manual_seed(0)  # fixed: part of the architecture, saved with the weights
         self.register_buffer("freqs", torch.randn(2, fourier_features, generator=g) * fourier_scale)
-        self.inp = nn.Linear(2 + 2 * fourier_features, hidden)
+        self.inp = nn.Linear(point_dim + 2 * fourier_features, hidden)
         self.cond_mlp = nn.Sequential(nn.Linear(cond_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim))
         self.time_mlp = nn.Sequential(nn.Linear(64, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim))
         self.film = nn.Linear(embed_dim, blocks * 2 * hidden)
         self.w1 = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(blocks))
         self.w2 = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(blocks))
-        self.out = nn.Linear(hidden, 2)
+        self.out = nn.Linear(hidden, point_dim)
         nn.init.zeros_(self.film.weight)  # blocks start unmodulated: γ = β = 0
         nn.init.zeros_(self.film.bias)
         nn.init.zeros_(self.out.weight)
@@ -200,6 +206,7 @@ class FiLMResNet(VelocityModel):
             "fourier_features": self.fourier_features,
             "fourier_scale": self.fourier_scale,
             "embed_dim": self.embed_dim,
+            **_dim_config(self.point_dim),
         }
 
     def condition(self, cond: Tensor) -> Tensor:
@@ -211,7 +218,7 @@ class FiLMResNet(VelocityModel):
         film = self.film(e).view(len(e), self.blocks, 2, 1, self.hidden)  # [B, k, (γ, β), 1, H]
         # elementwise, not a matmul: autocast would round x to bf16 and scramble high-frequency phases
         f = self.freqs.to(x.dtype)
-        proj = (2 * math.pi) * (x[..., :1] * f[0] + x[..., 1:] * f[1])
+        proj = (2 * math.pi) * (x[..., :1] * f[0] + x[..., 1:2] * f[1])
         h = self.inp(torch.cat([x, proj.sin(), proj.cos()], dim=-1))
         if point_input is not None:
             h = h + point_input
@@ -220,6 +227,17 @@ class FiLMResNet(VelocityModel):
             u = torch.addcmul(film[:, k, 1], u, 1 + film[:, k, 0])
             h = h + self.w2[k](F.silu(u))
         return self.out(F.silu(h))
+
+
+def _point_dim(d: int) -> int:
+    if d not in (2, 5):
+        raise ValueError(f"point_dim must be 2 (x, y) or 5 (x, y, r, g, b), got {d}")
+    return d
+
+
+def _dim_config(point_dim: int) -> dict[str, int]:
+    """``point_dim`` for :meth:`VelocityModel.arch_config`, left out at 2 so grey checkpoints read as before."""
+    return {} if point_dim == 2 else {"point_dim": point_dim}
 
 
 def architectures() -> dict[str, type[VelocityModel]]:

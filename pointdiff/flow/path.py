@@ -40,10 +40,10 @@ PAIRINGS = ("none", "exact", "chunked")
 class PathSample:
     """One training batch on the path: inputs ``x_t`` at times ``t`` and targets ``dx_t``."""
 
-    x_t: Tensor  # [B, P, 2]
-    dx_t: Tensor  # [B, P, 2] target velocity x1 − x0
-    x_0: Tensor  # [B, P, 2] noise (after pairing)
-    x_1: Tensor  # [B, P, 2] data
+    x_t: Tensor  # [B, P, d]: d = 2, or 5 for colour points
+    dx_t: Tensor  # [B, P, d] target velocity x1 − x0
+    x_0: Tensor  # [B, P, d] noise (after pairing)
+    x_1: Tensor  # [B, P, d] data
     t: Tensor  # [B]
 
 
@@ -71,8 +71,9 @@ def _grid(groups: int) -> tuple[int, int]:
 
 
 def _cells(p: Tensor, chunk: int) -> Tensor:
-    """Index cells [B, G, chunk] of clouds p [B, n, 2] (n divisible by chunk): sort each cloud
-    by x into strips of equal count, each strip by y into cells (a coarse monotone map)."""
+    """Index cells [B, G, chunk] of clouds p [B, n, d] (n divisible by chunk): sort each cloud
+    by x into strips of equal count, each strip by y into cells (a coarse monotone map; colour
+    values, if any, only enter the Hungarian cost inside a cell)."""
     b, n, _ = p.shape
     strips, per_strip = _grid(n // chunk)
     order = torch.argsort(p[..., 0], dim=1, stable=True).view(b, strips, n // strips)
@@ -87,8 +88,9 @@ def _pair_chunked(x_0: Tensor, x_1: Tensor, chunk: int) -> Tensor:
 
     b, n, _ = x_1.shape
     ca, cb = _cells(x_0, chunk), _cells(x_1, chunk)  # [B, G, chunk]
-    pa = torch.gather(x_0, 1, ca.reshape(b, n, 1).expand(b, n, 2)).view(-1, chunk, 2)
-    pb = torch.gather(x_1, 1, cb.reshape(b, n, 1).expand(b, n, 2)).view(-1, chunk, 2)
+    d = x_1.shape[-1]
+    pa = torch.gather(x_0, 1, ca.reshape(b, n, 1).expand(b, n, d)).view(-1, chunk, d)
+    pb = torch.gather(x_1, 1, cb.reshape(b, n, 1).expand(b, n, d)).view(-1, chunk, d)
     cost = torch.cdist(pb.double(), pa.double()).square_().numpy()  # [cells, chunk(b), chunk(a)]
     local = np.stack([linear_sum_assignment(c)[1] for c in cost])  # for each b-slot, its a-slot
     src = torch.gather(ca.reshape(-1, chunk), 1, torch.from_numpy(local)).view(b, n)
@@ -101,8 +103,8 @@ def pair_noise(x_0: Tensor, x_1: Tensor, method: str = "none", chunk: int = 64) 
     """Permute each cloud's noise points to (approximately) minimise Σ|x0 − x1|².
 
     Args:
-        x_0: noise [B, P, 2].
-        x_1: data [B, P, 2].
+        x_0: noise [B, P, d].
+        x_1: data [B, P, d].
         method: ``"none"``, ``"exact"`` or ``"chunked"`` (see module docstring).
         chunk: cell size of ``"chunked"``.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -93,12 +93,14 @@ def _one_thread() -> Iterator[None]:
 
 
 def rasterize(clouds: torch.Tensor, grid: int) -> torch.Tensor:
-    """Point density on a ``grid × grid`` image over [-3, 3]² with bilinear splatting: [B, 1, grid, grid].
+    """Point density on a ``grid × grid`` image over [-3, 3]² with bilinear splatting: [B, C, grid, grid].
 
-    Each image sums to ``grid²`` (mean 1 per cell) whatever the number of points, so
-    clouds of any size look alike to the classifier. Row 0 is the top (y = +3).
+    Each density image sums to ``grid²`` (mean 1 per cell) whatever the number of points, so
+    clouds of any size look alike to the classifier. Row 0 is the top (y = +3). Colour clouds
+    [B, P, 5] get three more channels: the same splat of each point's colour value / 3 (so
+    density × mean colour in [-1, 1]; an empty cell is 0 in every channel). C = 1 or 4.
     """
-    b, p, _ = clouds.shape
+    b, p, d = clouds.shape
     # Continuous cell coordinates: cell centres at integers 0 .. grid-1.
     u = (clouds[..., 0] + HALF_EXTENT) / (2 * HALF_EXTENT) * grid - 0.5
     v = (HALF_EXTENT - clouds[..., 1]) / (2 * HALF_EXTENT) * grid - 0.5
@@ -107,22 +109,26 @@ def rasterize(clouds: torch.Tensor, grid: int) -> torch.Tensor:
     u0, v0 = u.floor(), v.floor()
     fu, fv = u - u0, v - v0
     u0, v0 = u0.long(), v0.long()
-    img = torch.zeros(b, grid * grid, device=clouds.device)
+    # channel 0: density; then, for colour, each colour value / 3 carried by the same weights
+    values = torch.cat([torch.ones(b, p, 1, device=clouds.device), clouds[..., 2:5].float() / HALF_EXTENT], dim=-1) if d >= 5 else torch.ones(b, p, 1, device=clouds.device)
+    c = values.shape[-1]
+    img = torch.zeros(b, c, grid * grid, device=clouds.device)
     for du, wu in ((0, 1 - fu), (1, fu)):
         for dv, wv in ((0, 1 - fv), (1, fv)):
-            img.scatter_add_(1, (v0 + dv) * grid + (u0 + du), wu * wv)
-    return (img * (grid * grid / p)).view(b, 1, grid, grid)
+            cell = ((v0 + dv) * grid + (u0 + du))[:, None, :].expand(b, c, p)
+            img.scatter_add_(2, cell, (wu * wv)[:, None, :] * values.transpose(1, 2))
+    return (img * (grid * grid / p)).view(b, c, grid, grid)
 
 
 class DensityCNN(nn.Module):
-    """Three conv blocks on the density image, then one linear head per label."""
+    """Three conv blocks on the density image (and colour channels), then one linear head per label."""
 
-    def __init__(self, grid: int, classes: Sequence[int], width: int = 32):
+    def __init__(self, grid: int, classes: Sequence[int], width: int = 32, point_dim: int = 2):
         super().__init__()
         self.grid = grid
         c = width
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(4 if point_dim >= 5 else 1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         )  # fmt: skip
@@ -131,7 +137,9 @@ class DensityCNN(nn.Module):
         self.heads = nn.ModuleList(nn.Linear(128, k) for k in classes)
 
     def forward(self, clouds: torch.Tensor) -> list[torch.Tensor]:
-        """Logits per label for clouds [B, P, 2]."""
+        """Logits per label for clouds [B, P, 2] (or [B, P, 5] for a colour scorer)."""
+        if self.features[0].in_channels == 1:  # a shape scorer reads a colour cloud's (x, y) alone
+            clouds = clouds[..., :2]
         h = self.trunk(self.features(rasterize(clouds, self.grid)))
         return [head(h) for head in self.heads]
 
@@ -150,6 +158,7 @@ class ClassifierConfig:
     num_points: int = 1024  # points per training draw: what the generator draws
     noise_std: float = 0.05  # max random point blur: generated strokes are soft, real ones are not; keeps the judge fair to them
     seed: int = 0
+    point_dim: int = 2  # what it reads: 2 (x, y), 5 (x, y, r, g, b: colour channels too); set from the real clouds
 
 
 @dataclass
@@ -163,7 +172,7 @@ class ClassifierScorer:
 
     @torch.no_grad()
     def predict(self, clouds: torch.Tensor) -> list[Labels]:
-        """Most likely class of each label for each of ``clouds`` [B, P, 2]."""
+        """Most likely class of each label for each of ``clouds`` [B, P, 2] ([B, P, 5] for a colour scorer)."""
         self.model.eval()
         out: list[Labels] = []
         for s in range(0, len(clouds), 256):
@@ -186,7 +195,7 @@ class ClassifierScorer:
         names = tuple(json.loads(meta["label_names"]))
         vocab = json.loads(meta["vocab"])
         cfg = ClassifierConfig(**json.loads(meta["config"]))
-        model = DensityCNN(cfg.grid, [len(vocab[n]) for n in names], cfg.width)
+        model = DensityCNN(cfg.grid, [len(vocab[n]) for n in names], cfg.width, cfg.point_dim)
         model.load_state_dict(tensors)
         model.eval()
         return cls(model, names, vocab, cfg)
@@ -208,14 +217,14 @@ def train_classifier(
         cfg: training settings.
         progress: called per epoch as ``progress(epoch, epochs, loss=)``.
     """
-    cfg = cfg or ClassifierConfig()
+    cfg = replace(cfg or ClassifierConfig(), point_dim=sampler.dim)  # a colour set's scorer reads colour
     names = tuple(label_names)
     vocab = {n: sorted({lab[n] for lab in labels}) for n in names}
     targets = torch.tensor([[vocab[n].index(lab[n]) for n in names] for lab in labels])
     g = torch.Generator().manual_seed(cfg.seed)
     with torch.random.fork_rng(devices=[]), _one_thread():  # seeded init and dropout; the caller's RNG is left alone
         torch.manual_seed(cfg.seed)
-        model = DensityCNN(cfg.grid, [len(vocab[n]) for n in names], cfg.width)
+        model = DensityCNN(cfg.grid, [len(vocab[n]) for n in names], cfg.width, cfg.point_dim)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, -(-len(sampler) // cfg.batch_size))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)

@@ -87,7 +87,7 @@ def test_reads_keep_the_order_and_never_run_more_than_a_window_ahead(monkeypatch
     rng = random.Random(0)
     delays = [rng.uniform(0, 0.004) for _ in range(60)]  # finishing order shuffled against submitting order
 
-    def fake_read(path: Path, max_size: int, threshold: int) -> InkRead:
+    def fake_read(path: Path, max_size: int, threshold: int, color: bool = False) -> InkRead:
         time.sleep(delays[int(path.name)])
         return InkRead(sha256=path.name)
 
