@@ -1,6 +1,6 @@
 """How much of a prompt's meaning the text vectors alone carry to the training captions.
 
-    python benchmarks/text_ceiling.py DATASET [--k 1 --k 15]
+    python benchmarks/text_ceiling.py DATASET [--k 1 --k 15] [--tokens]
 
 For a built-in labelled DATASET (embedded), it writes eval's prompts — held-out paraphrases
 and training-style phrasings, two per label combination, with eval's prompt seed — encodes
@@ -8,6 +8,11 @@ them with the dataset's own encoder, and gives each prompt the majority label of
 nearest training captions (cosine). That is what similarity in the encoder's space alone
 carries; a trained model goes past it only by learning which directions of the space matter.
 It says how much of "understanding" the encoder hands the model to start from.
+
+``--tokens`` also ranks the captions by token-level similarity (ColBERT's MaxSim: each prompt
+token's best cosine among a caption's token states, averaged over the prompt's tokens; [CLS]
+and [SEP] left out): what conditioning on the encoder's token states, rather than one pooled
+vector, could start from. Sentence encoders only (BERT-like token states).
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+
 from pointdiff.evaluate.sets import PROMPT_SEED
 from pointdiff.text.encoders import load_encoder
 
@@ -25,10 +33,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_data import open_labelled  # noqa: E402
 
 
+def token_states(encoder, texts: list[str], batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit token states [N, T, D] of ``texts`` without [CLS] and [SEP], and their mask [N, T]."""
+    rows: list[torch.Tensor] = []
+    with torch.inference_mode():
+        for a in range(0, len(texts), batch):
+            b = encoder.tokenizer(texts[a : a + batch], padding=True, truncation=True, max_length=encoder.info.max_tokens, return_tensors="pt")
+            h = encoder.model(**b).last_hidden_state
+            keep = b["attention_mask"].clone()
+            keep[:, 0] = 0
+            keep[torch.arange(len(keep)), b["attention_mask"].sum(1) - 1] = 0
+            rows += [F.normalize(h[k][keep[k].bool()], dim=-1) for k in range(len(h))]
+    longest = max(len(r) for r in rows)
+    states, mask = torch.zeros(len(rows), longest, rows[0].shape[1]), torch.zeros(len(rows), longest, dtype=torch.bool)
+    for i, r in enumerate(rows):
+        states[i, : len(r)], mask[i, : len(r)] = r, True
+    return states, mask
+
+
+def maxsim(prompts: tuple[torch.Tensor, torch.Tensor], captions: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """[prompts, captions]: mean over each prompt's tokens of the best cosine among a caption's tokens."""
+    (q, qm), (c, cm) = prompts, captions
+    out = torch.empty(len(q), len(c))
+    for i in range(len(q)):
+        best = torch.einsum("qd,ntd->nqt", q[i][qm[i]], c).masked_fill(~cm[:, None, :], -2.0).amax(2)
+        out[i] = best.mean(1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", help="a built-in labelled dataset folder, embedded (`pointdiff embed`)")
     ap.add_argument("--k", type=int, action="append", default=None, help="neighbours voting (repeatable; default 1 and 15)")
+    ap.add_argument("--tokens", action="store_true", help="also rank captions by token-level MaxSim (sentence encoders)")
     args = ap.parse_args()
     ds, source, data = open_labelled(args.dataset)
     encoder = load_encoder(data.encoder.id)
@@ -36,17 +73,21 @@ def main() -> None:
     picture_labels = [{n: str(ds.records[int(p)].labels[n]) for n in source.combo_labels} for p in data.picture]
     rng = random.Random(PROMPT_SEED)
     print(f"{len(labels)} prompts per kind, {len(data.cond)} training captions, encoder {data.encoder.id}")
+    captions = token_states(encoder, data.texts) if args.tokens else None
     for kind, held_out in (("held-out paraphrases", True), ("training-style phrasings", False)):
         prompts = [source.prompt_for(lab, rng, held_out=held_out) for lab in labels]
-        sims = encoder.encode(prompts).float() @ data.cond.float().T
-        for k in args.k or [1, 15]:
-            top = sims.topk(k, dim=1).indices
-            right = Counter()
-            for i, lab in enumerate(labels):
-                for name in source.combo_labels:
-                    votes = Counter(picture_labels[j][name] for j in top[i].tolist())
-                    right[name] += votes.most_common(1)[0][0] == lab[name]
-            print(f"{kind:>24}, {k:>2}-NN: " + " / ".join(f"{n} {right[n] / len(labels):.1%}" for n in source.combo_labels))
+        ranked = {"pooled": encoder.encode(prompts).float() @ data.cond.float().T}
+        if captions is not None:
+            ranked["tokens"] = maxsim(token_states(encoder, prompts), captions)
+        for how, sims in ranked.items():
+            for k in args.k or [1, 15]:
+                top = sims.topk(k, dim=1).indices
+                right = Counter()
+                for i, lab in enumerate(labels):
+                    for name in source.combo_labels:
+                        votes = Counter(picture_labels[j][name] for j in top[i].tolist())
+                        right[name] += votes.most_common(1)[0][0] == lab[name]
+                print(f"{kind:>24}, {how:>6}, {k:>2}-NN: " + " / ".join(f"{n} {right[n] / len(labels):.1%}" for n in source.combo_labels))
 
 
 if __name__ == "__main__":
