@@ -10,10 +10,11 @@ Sources:
 * The same with ``every=N``: in each folder, files are put in natural order (``frame2`` before
   ``frame10``) and every Nth is kept, starting with the first (video frames next to each other
   are near copies; the reference kept every 6th).
-* A built-in source (:data:`BUILTIN_SOURCES`): ``builtin:faces`` / ``builtin:faces-video``
-  (:mod:`pointdiff.data.faces`) or ``builtin:glyphs`` (:mod:`pointdiff.data.glyphs`) renders
-  ``count`` pictures (or frames) for ``seed``; the PNGs are written to ``DATASET/images/``
-  and then read back exactly like a folder, with their true labels and caption.
+* A built-in source (:data:`BUILTIN_SOURCES`): ``builtin:faces`` / ``builtin:faces-video`` /
+  ``builtin:faces-color`` (:mod:`pointdiff.data.faces`; the last in colour, RGB PNGs) or
+  ``builtin:glyphs`` (:mod:`pointdiff.data.glyphs`) renders ``count`` pictures (or frames)
+  for ``seed``; the PNGs are written to ``DATASET/images/`` and then read back exactly like a
+  folder, with their true labels and caption.
 
 Captions come from a ``metadata.jsonl`` (diffusers image folder: ``file_name`` relative to
 the folder holding the file, ``text`` or ``caption`` — a string, or a list of several captions
@@ -76,11 +77,11 @@ class BuiltinSource:
     describes: bool = False  # has long descriptions (``--descriptions``)
 
 
-def _faces(video: bool) -> Callable[[int, int, int, int], Iterator[Any]]:
+def _faces(video: bool, color: bool = False) -> Callable[[int, int, int, int], Iterator[Any]]:
     def samples(count: int, seed: int, every: int, captions: int) -> Iterator[Any]:
         from pointdiff.data.faces import iter_faces  # the renderer is only needed for builtin sources
 
-        return iter_faces(count, seed=seed, video=video, every=every, captions=captions)
+        return iter_faces(count, seed=seed, video=video, every=every, captions=captions, color=color)
 
     return samples
 
@@ -94,6 +95,7 @@ def _glyphs(count: int, seed: int, every: int, captions: int) -> Iterator[Any]:
 BUILTIN_SOURCES: dict[str, BuiltinSource] = {
     "faces": BuiltinSource(_faces(False), {"video": False}, describes=True),
     "faces-video": BuiltinSource(_faces(True), {"video": True}, describes=True),
+    "faces-color": BuiltinSource(_faces(False, color=True), {"video": False, "color": True}, describes=True),
     "glyphs": BuiltinSource(_glyphs, {}),
 }
 

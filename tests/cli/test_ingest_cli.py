@@ -78,7 +78,7 @@ def test_workspace_default_yaml_section_config_file_and_flags(mixed: Path, tmp_p
 def test_builtin_only_flags_rejected_for_folders(mixed: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["ingest", str(mixed), "--out", str(tmp_path / "ds"), "--count", "5", "--no-descriptions"])
     assert r.exit_code != 0
-    assert str(r.exception) == "--count, --descriptions: only for a built-in source (builtin:faces, builtin:faces-video, builtin:glyphs), not for a folder"
+    assert str(r.exception) == "--count, --descriptions: only for a built-in source (builtin:faces, builtin:faces-video, builtin:faces-color, builtin:glyphs), not for a folder"
     assert not (tmp_path / "ds").exists()
 
 

@@ -224,7 +224,7 @@ def test_ingest_builtin_glyphs_end_to_end(tmp_path: Path) -> None:
     assert [(r["id"], r["caption"], r["labels"]) for r in rows] == [(g.id, g.caption, g.labels) for g in expected]
     assert all(r["ink_count"] > 800 for r in rows)
     assert (tmp_path / "ds" / "images" / "glyph-00069.png").is_file()
-    with pytest.raises(PointdiffError, match=r"^--descriptions: builtin:glyphs has no long descriptions \(only builtin:faces, builtin:faces-video\)$"):
+    with pytest.raises(PointdiffError, match=r"^--descriptions: builtin:glyphs has no long descriptions \(only builtin:faces, builtin:faces-video, builtin:faces-color\)$"):
         ingest("builtin:glyphs", tmp_path / "d2", IngestConfig(count=2, descriptions=True, contact_sheet=0))
     assert not (tmp_path / "d2").exists()
 

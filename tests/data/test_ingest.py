@@ -171,7 +171,7 @@ def test_image_errors_become_rejections_by_kind(error: ImageError, reason: str) 
 
 def test_builtin_only_settings_are_refused_for_a_folder(tmp_path: Path) -> None:
     draw(tmp_path / "src" / "a.png")
-    with pytest.raises(PointdiffError, match=r"^--count, --seed: only for a built-in source \(builtin:faces, builtin:faces-video, builtin:glyphs\), not for a folder$"):
+    with pytest.raises(PointdiffError, match=r"^--count, --seed: only for a built-in source \(builtin:faces, builtin:faces-video, builtin:faces-color, builtin:glyphs\), not for a folder$"):
         ingest(tmp_path / "src", tmp_path / "ds", IngestConfig(count=5, seed=1, contact_sheet=0))
     with pytest.raises(PointdiffError, match=r"^--descriptions: only for a built-in source"):  # "no" is a given setting too
         ingest(tmp_path / "src", tmp_path / "ds", IngestConfig(descriptions=False, contact_sheet=0))

@@ -26,7 +26,7 @@ def test_parse_source(tmp_path: Path) -> None:
     assert parse_source("builtin:faces-video") == ("faces-video", None)
     assert parse_source(tmp_path / "x" / "..") == (None, tmp_path)  # normalised, absolute
     assert parse_source("builtin:glyphs") == ("glyphs", None)
-    with pytest.raises(PointdiffError, match="unknown built-in source 'builtin:cats'; known: builtin:faces, builtin:faces-video, builtin:glyphs$"):
+    with pytest.raises(PointdiffError, match="unknown built-in source 'builtin:cats'; known: builtin:faces, builtin:faces-video, builtin:faces-color, builtin:glyphs$"):
         parse_source("builtin:cats")
     with pytest.raises(PointdiffError, match="does not exist"):
         parse_source(tmp_path / "nope")

@@ -3,13 +3,15 @@
 What a vision-language model answers to the reference prompt (1: orientation, 2: expression,
 3: other notable features, 200-300 words), written from the true parameters. Sentences
 are drawn from small banks so that no two descriptions read alike; each bank item is a
-tuple of alternatives. They use training phrasings only.
+tuple of alternatives. They use training phrasings only. A colour face's description also
+names its colours and which parts wear them (:func:`.colorwords.color_sentences`).
 """
 
 from __future__ import annotations
 
 import random
 
+from pointdiff.data.faces.colorwords import color_sentences
 from pointdiff.data.faces.params import FaceParams
 from pointdiff.data.faces.words import PHRASES
 
@@ -132,7 +134,11 @@ def _features_text(p: FaceParams, rng: random.Random) -> tuple[list[str], list[s
         must.append(rng.choice((f"The {noun} wears round glasses with thin frames, a small bridge over the nose and arms running back toward the ears.", "Round glasses with thin frames sit in front of the eyes.")))
     if ch.beard:
         must.append(rng.choice(("A beard covers the jaw and chin, outlined with a slightly rough edge and a few short strokes for texture, together with a moustache above the mouth.", "The jaw and chin are covered by a beard, and a thick moustache sits just above the mouth.")))
-    must.append(rng.choice(("The drawing uses clean black strokes of even width, with no shading, colour or texture, on a plain white background.", "Everything is drawn in bold black outlines on an empty white background, without colour or shading.")))
+    if p.colors is None:
+        must.append(rng.choice(("The drawing uses clean black strokes of even width, with no shading, colour or texture, on a plain white background.", "Everything is drawn in bold black outlines on an empty white background, without colour or shading.")))
+    else:
+        colors, parts = color_sentences(ch, p.colors, rng)
+        must.append(colors)
     optional = [
         f"The {noun} has {_SHAPE_TEXT[ch.face]}.",
         "Below the head, two vertical lines form a simple neck; there are no shoulders or body.",
@@ -144,6 +150,8 @@ def _features_text(p: FaceParams, rng: random.Random) -> tuple[list[str], list[s
         "The proportions are cartoonish, with a large head and big, simple eyes.",
     ]
     rng.shuffle(optional)
+    if p.colors is not None:  # the first extra, if there is room: must alone can near 300 words
+        optional.append(parts)
     return must, optional
 
 
@@ -155,6 +163,10 @@ def long_description(params: FaceParams, rng: random.Random) -> str:
         "The image shows a simple black-and-white line drawing of a cartoon face in a memoji-like style.",
         f"This is a minimalist cartoon illustration of a {params.character.gender}'s head, drawn with bold black outlines on a plain white background.",
         "The picture is a monochrome sketch of a stylised, emoji-like character, showing the head and the neck.",
+    ) if params.colors is None else (
+        "The image shows a simple line drawing in colour of a cartoon face in a memoji-like style.",
+        f"This is a minimalist cartoon illustration of a {params.character.gender}'s head, drawn with bold coloured outlines on a plain white background.",
+        "The picture is a colourful sketch of a stylised, emoji-like character, showing the head and the neck.",
     ))
     orient, expr = _orientation_text(params, o, rng), _expression_text(params, e, rng)
     must, optional = _features_text(params, rng)

@@ -11,8 +11,11 @@ from pointdiff.data.faces.geometry import _BALL, _BUN_CENTER, _BUN_R, _DIRS, _DI
 from pointdiff.data.faces.painter import _W_HATCH, _W_LINE, _Painter, _stroke
 
 
-def _outline(g: _Geometry, ch: Character, hair: _Hair | None, pen: _Painter, draw: bool) -> np.ndarray:
+def _outline(g: _Geometry, ch: Character, hair: _Hair | None, pen: _Painter, draw: bool) -> tuple[np.ndarray, np.ndarray]:
     """The silhouette of head + hair volume + beard, as a polygon; drawn if ``draw``.
+
+    Returns the polygon and what each of its points is: 0 skin, 1 hair, 2 beard (a colour
+    face draws those stretches in the hair colour).
 
     The silhouette of a (nearly) convex body is its set of support points: for each of 200
     picture directions, the surface point that reaches furthest that way. Where the
@@ -42,7 +45,7 @@ def _outline(g: _Geometry, ch: Character, hair: _Hair | None, pen: _Painter, dra
     poly = poly + (amp * w * pen.k)[:, None] * _DIRS
     if draw:
         pen.line(poly, _W_LINE, closed=True)
-    return poly
+    return poly, k
 
 
 def _neck(g: _Geometry, pen: _Painter, size: int) -> None:

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 
 from pointdiff.data.faces.characters import Character
+from pointdiff.data.faces.colors import FaceColors
 from pointdiff.data.faces.expressions import Look, expression_look
 from pointdiff.data.faces.labels import POSE_RANGES, orientation_of
 
@@ -23,6 +24,7 @@ class FaceParams:
     gaze: tuple[float, float] = (0.0, 0.0)  # pupil offset in -1..1 (x right, y up)
     scale: float = 1.0  # head size jitter
     shift: tuple[float, float] = (0.0, 0.0)  # head position jitter, pixels at size 256 (x right, y down)
+    colors: FaceColors | None = None  # None: black line art (mode "L"); else drawn in these colours (mode "RGB")
 
     @property
     def orientation(self) -> str:
@@ -30,11 +32,13 @@ class FaceParams:
         return orientation_of(self.yaw, self.pitch)
 
     def labels(self) -> dict:
-        """The JSON-able true labels."""
+        """The JSON-able true labels (with ``hair_color``, ``eye_color`` and ``skin`` for a colour face)."""
         ch = self.character
         out = {"orientation": self.orientation, "expression": self.expression, "yaw": round(self.yaw, 2), "pitch": round(self.pitch, 2), "character": ch.id, "gender": ch.gender, "hair": ch.hair, "face": ch.face, "glasses": ch.glasses, "beard": ch.beard}
         if self.wink_eye:
             out["wink_eye"] = self.wink_eye
+        if self.colors is not None:
+            out.update(self.colors.labels())
         return out
 
 

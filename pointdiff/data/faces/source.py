@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
 from pointdiff.data.faces.characters import CHARACTERS, Character
+from pointdiff.data.faces.colors import random_colors
 from pointdiff.data.faces.descriptions import long_description
 from pointdiff.data.faces.labels import EXPRESSIONS, ORIENTATIONS
 from pointdiff.data.faces.params import FaceParams, random_params
@@ -23,15 +24,15 @@ class FaceSample:
     """One rendered face with its true labels and texts."""
 
     id: str  # "face-000000", or "frame-000000" in video mode
-    image: Image.Image  # mode "L", size x size, black ink on white
-    labels: dict  # orientation, expression, yaw, pitch, character and its traits (+ clip, t in video mode)
+    image: Image.Image  # mode "L", size x size, black ink on white (mode "RGB" with colours)
+    labels: dict  # orientation, expression, yaw, pitch, character and its traits (+ clip, t in video mode; + colours)
     caption: str  # a short template caption (training phrasings only)
     description: str  # the long VLM-style description
     params: FaceParams | None = None  # what was drawn (for re-rendering; not JSON)
     alt_captions: list[str] = field(default_factory=list)  # more phrasings of the same picture (``captions`` > 1)
 
 
-def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, characters: int | None = None, every: int = 1, captions: int = 1) -> Iterator[FaceSample]:
+def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, characters: int | None = None, every: int = 1, captions: int = 1, color: bool = False) -> Iterator[FaceSample]:
     """Render ``count`` labelled faces, deterministically for ``seed``.
 
     Independent mode walks the 5 x 7 orientation x expression grid in a shuffled order (every
@@ -52,6 +53,11 @@ def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, 
         captions: short captions per face: the first as with 1, then ``captions - 1`` other
             phrasings of the same labels (``alt_captions``), from a random stream of their own
             so that pictures, first captions and descriptions do not change.
+        color: draw in colour (mode "RGB"): hair, eye and skin colours, labelled
+            (``hair_color``, ``eye_color``, ``skin``) and named in every text. They come from a
+            random stream of their own (one per face, or per clip in video mode: a character
+            keeps its colours through a clip), so face ``i`` has the pose, mood and strokes of
+            grey face ``i`` of the same seed.
     """
     if every < 1:
         raise ValueError(f"every must be 1 or more, got {every}")
@@ -62,6 +68,8 @@ def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, 
         p, extra = next(params)  # always: the video state must move through skipped frames
         if i % every:
             continue
+        if color:
+            p = replace(p, colors=random_colors(random.Random(f"pointdiff-faces:{seed}:clip:{extra['clip']}:colors" if video else f"pointdiff-faces:{seed}:{i}:colors")))
         text_rng = random.Random(f"pointdiff-faces:{seed}:{i}:text")
         caption = caption_for(p, text_rng)
         more_rng = random.Random(f"pointdiff-faces:{seed}:{i}:more-text")

@@ -1,8 +1,9 @@
 """Short captions and prompts: the training phrasings, the held-out ones, and a word matcher.
 
-Training captions use PHRASES only; HELDOUT_PHRASES never appear in them (nor in the long
-descriptions), so a prompt written with them tests paraphrase, not memory. No phrasing
-contains a phrasing of another value of the same attribute.
+Training captions use PHRASES only (and, for a colour face, COLOR_PHRASES: see
+:mod:`.colorwords`); HELDOUT_PHRASES never appear in them (nor in the long descriptions),
+so a prompt written with them tests paraphrase, not memory. No phrasing contains a
+phrasing of another value of the same attribute.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 import re
 
 from pointdiff.data.faces.characters import Character
+from pointdiff.data.faces.colorwords import color_caption
 from pointdiff.data.faces.params import FaceParams
 
 PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -99,17 +101,23 @@ def _subject(ch: Character, rng: random.Random) -> str:
 def caption_for(params: FaceParams, rng: random.Random, held_out: bool = False) -> str:
     """A short caption from a random template: one phrasing of the orientation and of the expression.
 
-    ``held_out=True`` draws the phrasings from :data:`HELDOUT_PHRASES` instead (evaluation only).
+    A colour face's caption also names its hair, eye and skin colours
+    (:func:`~pointdiff.data.faces.colorwords.color_caption`). ``held_out=True`` draws the
+    phrasings from :data:`HELDOUT_PHRASES` (and :data:`.colorwords.HELDOUT_COLOR_PHRASES`)
+    instead (evaluation only).
     """
     table = HELDOUT_PHRASES if held_out else PHRASES
     o = rng.choice(table["orientation"][params.orientation])
     e = rng.choice(table["expression"][params.expression])
-    template = rng.choice(_CAPTION_TEMPLATES)
-    if template.startswith("{o} {s}") and not o.endswith("-facing"):  # only "left-facing man" reads well
-        template = "{s}, {o}, {e}"
-    if "{s} {o}" in template and o.startswith(("head ", "chin ")):  # "a man with the head bowed"
-        template = template.replace("{s} {o}", "{s} with the {o}")
-    text = template.format(s=_subject(params.character, rng), o=o, e=e)
+    if params.colors is not None:
+        text = color_caption(params.character, params.colors, o, e, rng, held_out)
+    else:
+        template = rng.choice(_CAPTION_TEMPLATES)
+        if template.startswith("{o} {s}") and not o.endswith("-facing"):  # only "left-facing man" reads well
+            template = "{s}, {o}, {e}"
+        if "{s} {o}" in template and o.startswith(("head ", "chin ")):  # "a man with the head bowed"
+            template = template.replace("{s} {o}", "{s} with the {o}")
+        text = template.format(s=_subject(params.character, rng), o=o, e=e)
     text = text[0].upper() + text[1:] if rng.random() < 0.5 else text
     return text + "." if rng.random() < 0.3 else text
 
