@@ -14,7 +14,8 @@ not exist.
 
 What pointdiff asks of the group is small: rank 0 writes every file while the others wait
 (:meth:`Distributed.on_main`), work lists are cut into contiguous shares
-(:meth:`Distributed.shard`), results come back to everyone (:meth:`Distributed.all_gather`),
+(:meth:`Distributed.shard`, or :meth:`Distributed.in_rounds` for work done batch by batch),
+results come back to everyone (:meth:`Distributed.all_gather`, :meth:`Distributed.on_each`),
 and a loss is averaged (:meth:`Distributed.mean`). Gradient averaging is
 ``torch.nn.parallel.DistributedDataParallel``'s job (see :mod:`pointdiff.trainer`).
 """
@@ -26,6 +27,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import torch
@@ -33,6 +35,7 @@ import torch
 from pointdiff.errors import PointdiffError
 
 T = TypeVar("T")
+R = TypeVar("R")
 ENV_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK")  # what torchrun sets in every process it starts
 
 
@@ -125,6 +128,47 @@ class Distributed:
             raise PointdiffError(failure)
         return result
 
+    def on_each(self, fn: Callable[[], T]) -> list[T]:
+        """Run ``fn`` on every process; every process gets all the results, in rank order, or every one raises.
+
+        Each process's own error is raised on it; the others raise a PointdiffError with the
+        first failing process's message, so a process that fails (a model that cannot be
+        loaded, an unreadable image) stops the job instead of leaving the others waiting.
+        """
+        if not self.active:
+            return [fn()]
+        result, error, failure = None, None, None
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001 - re-raised below, after the others are told
+            error = e
+            failure = str(e) if isinstance(e, PointdiffError) else f"process {self.rank} failed: {type(e).__name__}: {e}"
+        gathered = self.all_gather((result, failure))
+        if error is not None:
+            raise error
+        failures = [f for _, f in gathered if f is not None]
+        if failures:
+            raise PointdiffError(failures[0])
+        return [r for r, _ in gathered]  # type: ignore[misc]
+
+    def in_rounds(self, tasks: Sequence[T], work: Callable[[T], R]) -> Iterator[list[tuple[int, R]]]:
+        """``work`` on every task, each process on its contiguous share (:meth:`bounds`), one task per round.
+
+        Every process yields, once per round, the ``(index, result)`` pairs that round
+        finished, in rank order (:meth:`on_each`: an error anywhere is raised everywhere). The
+        rounds are as many as the longest share, so every process takes part in each; one
+        whose share is done just waits. One process yields its tasks' results one by one, in
+        order. Results are pickled between processes; ``work`` itself never travels.
+        """
+        lo, hi = self.bounds(len(tasks))
+
+        def step(k: int) -> tuple[int, R] | None:
+            return (k, work(tasks[k])) if k < hi else None
+
+        rounds = -(-len(tasks) // self.world_size)  # the longest share (shares differ by at most one)
+        for r in range(rounds):
+            yield [pair for pair in self.on_each(partial(step, lo + r)) if pair is not None]
+
     def close(self) -> None:
         """Leave the process group (what :func:`launch` does at the end of its block)."""
         if self.active and torch.distributed.is_initialized():
@@ -156,25 +200,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Distributed:
     return Distributed(rank=rank, world_size=world, local_rank=local)
 
 
-def one_process_only(command: str) -> None:
-    """Refuse to run ``command`` under torchrun with several processes.
-
-    ``caption`` and ``summarize`` do not share their work yet: every process would describe
-    every image and append to the same cache and files.
-
-    Raises:
-        PointdiffError: this process is one of several.
-    """
-    dist = current()
-    if not dist.active:  # a torchrun process that has not joined the group yet
-        dist = from_env()
-    if dist.active:
-        raise PointdiffError(
-            f"`pointdiff {command}` runs in one process; under torchrun each of the {dist.world_size} processes "
-            "would do all the work and write the same files. Run it without torchrun (train and embed do share their work)."
-        )
-
-
 def current() -> Distributed:
     """The process group this process has joined (by :func:`launch` or the caller's own
     ``torch.distributed.init_process_group``), or :data:`SINGLE` when it has joined none.
@@ -187,6 +212,27 @@ def current() -> Distributed:
     world = torch.distributed.get_world_size()
     local = int(os.environ.get("LOCAL_RANK", "0"))
     return Distributed(rank=torch.distributed.get_rank(), world_size=world, local_rank=local)
+
+
+def joined(command: str) -> Distributed:
+    """:func:`current`, refusing a process that torchrun started as one of several but that joined no group.
+
+    Alone, such a process would do every process's work and write the files the others
+    write too; ``pointdiff`` commands join through :func:`launch`. What ``caption`` and
+    ``summarize`` call when no ``dist`` is given (``train`` and ``embed`` take :func:`current`).
+
+    Raises:
+        PointdiffError: this process is one of several and has joined no process group.
+    """
+    dist = current()
+    env = from_env() if not dist.active else dist
+    if env.active and not dist.active:
+        raise PointdiffError(
+            f"`{command}` runs in process {env.rank} of the {env.world_size} torchrun started, which joined no process group: "
+            "each would do all the work and write the same files. Join the group first "
+            "(`with pointdiff.distributed.launch(device):`), as the pointdiff command does"
+        )
+    return dist
 
 
 def backend_for(device: str) -> str:

@@ -1,11 +1,12 @@
-"""Several processes under torchrun: two CPU processes (gloo) train and embed what one process does, and only rank 0 writes.
+"""Several processes under torchrun: two CPU processes (gloo) train, embed, caption and summarize what one process does, and only rank 0 writes.
 
 Each launch runs the real ``pointdiff`` command in 2 processes with ``python -m
 torch.distributed.run --standalone`` (a free port), most through ``tests/crash_hook.py`` with no
 fault (``none``): it reports on exit what its process wrote (``@events write=.. rename=..``).
 ``--tee 3`` prefixes every line with its process (``[default1]:``). The results are compared
 with one in-process run of the same recipe and global batch: equal up to float rounding
-(another split of the batch sums the gradients in another order).
+(another split of the batch sums the gradients in another order). Caption and summarize
+make the same words batch for batch, so their files are equal byte for byte.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -26,13 +31,15 @@ from tiny_runs import TINY
 
 from pointdiff.checkpoint import EMA_FILE, MODEL_FILE, STATE_FILE, list_checkpoints
 from pointdiff.config import to_dict
-from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.data.dataset import CAPTIONS_FILE, EMBEDDINGS_FILE, SUMMARIES_FILE, Dataset, DatasetWriter, Record
 from pointdiff.data.training import TrainingData
 from pointdiff.distributed import SINGLE, Distributed, from_env
 from pointdiff.embedding import HISTOGRAM_FILE, EmbedConfig, embed_dataset
 from pointdiff.errors import PointdiffError
-from pointdiff.store import load_tensors, read_json
+from pointdiff.store import load_tensors, read_json, read_jsonl
+from pointdiff.text.caption import CaptionConfig, caption
 from pointdiff.text.embeddings import read_embeddings
+from pointdiff.text.summarize import SummarizeConfig, summarize
 from pointdiff.trainer import Trainer, local_clouds
 from pointdiff.training import plan_training, train
 from pointdiff.workspace import Workspace
@@ -87,6 +94,13 @@ def test_torchrun_environment_is_read_and_shares_are_contiguous() -> None:
     assert shares == [[0, 1], [2, 3], [4, 5, 6]]
     with pytest.raises(PointdiffError, match="do not fit together"):
         from_env({"WORLD_SIZE": "2", "RANK": "2"})
+
+
+def test_one_process_does_every_round_in_order() -> None:
+    assert list(SINGLE.in_rounds(["a", "b", "c"], str.upper)) == [[(0, "A")], [(1, "B")], [(2, "C")]]
+    assert list(SINGLE.in_rounds([], str.upper)) == [] and SINGLE.on_each(lambda: 7) == [7]
+    with pytest.raises(KeyError):  # one process's own error comes through as it is
+        SINGLE.on_each(lambda: {}["missing"])
 
 
 def test_the_global_batch_must_divide_among_the_processes(train_data: TrainingData, tmp_path: Path) -> None:
@@ -145,18 +159,23 @@ def test_torchrun_resumes_the_latest_run_of_one_process(train_data: TrainingData
     assert largest_difference(weights(last, EMA_FILE), single.ema.model.state_dict()) < ATOL  # type: ignore[union-attr]
 
 
-def tiny_clip(folder: Path) -> Path:
-    """The tiny random CLIP of tests/text/conftest.py (built from configs, saved with save_pretrained)."""
-    text_tests = Path(__file__).with_name("text")
-    sys.path.insert(0, str(text_tests))  # its own imports (tiny_models)
+def text_tests(name: str) -> ModuleType:
+    """A module of tests/text (its conftest, tiny_models), imported with its own imports."""
+    text = Path(__file__).with_name("text")
+    sys.path.insert(0, str(text))  # their own imports (tiny_models)
     try:
-        spec = importlib.util.spec_from_file_location("text_test_fixtures", text_tests / "conftest.py")
+        spec = importlib.util.spec_from_file_location(f"text_tests_{name}", text / f"{name}.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(text_tests))
-    return module.save_tiny_clip(folder)
+        sys.path.remove(str(text))
+    return module
+
+
+def tiny_clip(folder: Path) -> Path:
+    """The tiny random CLIP of tests/text/conftest.py (built from configs, saved with save_pretrained)."""
+    return text_tests("conftest").save_tiny_clip(folder)
 
 
 def test_two_processes_embed_what_one_process_embeds(shapes_dataset: Dataset, tmp_path: Path) -> None:
@@ -173,21 +192,78 @@ def test_two_processes_embed_what_one_process_embeds(shapes_dataset: Dataset, tm
     assert float((shared.embeddings - one.embeddings).abs().max()) < ATOL  # 4 distinct captions: 2 encoded by each process
 
 
-@pytest.mark.parametrize("command", ["caption", "summarize"])
-def test_caption_and_summarize_refuse_several_processes(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # They do not share their work yet: every process would describe everything into the same files.
-    from pointdiff.text.caption import caption
-    from pointdiff.text.summarize import summarize
+def pictured_dataset(root: Path, picks: Sequence[int] = range(8)) -> Path:
+    """Samples ``picks`` of 8: rings of 7 sizes with a caption each, and sample 7 a copy of sample 0.
 
+    Their image files are not there, so `caption` describes their ink; the copy is one image
+    (and one text) for two samples.
+    """
+    w = DatasetWriter(root, {"source": "test:rings"})
+    for k in picks:
+        size = k % 7
+        yy, xx = np.mgrid[0:32, 0:32]
+        rows, cols = np.nonzero(np.abs(np.hypot(xx - 16, yy - 16) - (4 + 1.5 * size)) < 1)
+        text = f"A ring of size {size} in the middle of the picture, drawn in one thin black line; " * 3
+        w.add(Record(id=f"ring-{k}", source=f"ring-{k}.png", sha256=f"{k:064x}", width=32, height=32, ink_count=0, caption=text.strip()),
+              np.stack([cols, rows], 1).astype(np.uint16))
+    w.close()
+    return root
+
+
+def test_two_processes_caption_what_one_process_captions(tmp_path: Path) -> None:
+    vlm = text_tests("tiny_models").build_llava_vlm(tmp_path / "vlm")
+    one, two = pictured_dataset(tmp_path / "one"), pictured_dataset(tmp_path / "two")
+    # 7 distinct pictures in batches of 2: [0 1] [2 3] | [4 5] [6]. Sampling is seeded once per
+    # batch, so the words match only if each process describes exactly the batches one process makes.
+    flags = ["--model", vlm, "--max-new-tokens", 8, "--batch-size", 2, "--sample", "--seed", 3, "--workspace", tmp_path / "ws"]
+    out = torchrun(tmp_path, "caption", two, *flags, "--cache", tmp_path / "two.jsonl")
+    assert re.search(r"described now\W+8\b", out[0]) and "described" not in out[1]
+    assert "@events write=0 rename=0 delete=0" in out[1]  # rank 1 wrote nothing, not even the cache
+
+    res = caption(one, CaptionConfig(model=str(vlm), max_new_tokens=8, batch_size=2, do_sample=True, seed=3), cache_path=tmp_path / "one.jsonl")
+    assert res.generated == 8
+    assert (two / CAPTIONS_FILE).read_bytes() == (one / CAPTIONS_FILE).read_bytes()
+    assert len({r["text"] for r in read_jsonl(one / CAPTIONS_FILE)}) > 1
+    # Rank 0 stored each round's descriptions as they came: rank 0's batch, then rank 1's.
+    keys = [r["key"] for r in read_jsonl(tmp_path / "one.jsonl")]
+    assert [r["key"] for r in read_jsonl(tmp_path / "two.jsonl")] == keys[0:2] + keys[4:6] + keys[2:4] + keys[6:7]
+
+
+def test_two_processes_summarize_what_one_process_summarizes_and_reuse_its_cache(tmp_path: Path) -> None:
+    lm, clip = text_tests("tiny_models").build_chat_lm(tmp_path / "lm"), tiny_clip(tmp_path / "clip")
+    cfg = SummarizeConfig(model=str(lm), max_new_tokens=12, batch_size=2, do_sample=True, seed=3, encoder=str(clip))
+    # An earlier run summarized the texts of rings 1 and 4 (retries included: the tiny CLIP reads 16 tokens).
+    summarize(pictured_dataset(tmp_path / "earlier", picks=[1, 4]), cfg, cache_path=tmp_path / "earlier.jsonl")
+    for name in ("one", "two"):
+        shutil.copy(tmp_path / "earlier.jsonl", tmp_path / f"{name}.jsonl")
+    one, two = pictured_dataset(tmp_path / "one"), pictured_dataset(tmp_path / "two")
+    # batches [0 1] [2 3] | [4 5] [6]: both processes have a batch whose first text is cached and one that is not
+    flags = ["--model", lm, "--encoder", clip, "--max-new-tokens", 12, "--batch-size", 2, "--sample", "--seed", 3, "--workspace", tmp_path / "ws"]
+    out = torchrun(tmp_path, "summarize", two, *flags, "--cache", tmp_path / "two.jsonl")
+    assert "summarized 8 texts" in out[0] and "6 by the model now, 2 from the cache" in out[0] and "summarized" not in out[1]
+    assert "@events write=0 rename=0 delete=0" in out[1]
+
+    res = summarize(one, cfg, cache_path=tmp_path / "one.jsonl")
+    assert (res.generated, res.from_cache) == (6, 2) and res.retried  # the strict retry ran too
+    assert (two / SUMMARIES_FILE).read_bytes() == (one / SUMMARIES_FILE).read_bytes()
+    shared, single = read_jsonl(tmp_path / "two.jsonl"), read_jsonl(tmp_path / "one.jsonl")
+    assert max(Counter(r["key"] for r in shared).values()) == 1  # nothing the earlier run answered was asked again
+    key = lambda r: r["key"]  # noqa: E731
+    assert sorted(shared, key=key) == sorted(single, key=key) and shared != single  # the same answers, stored as each round came
+
+
+@pytest.mark.parametrize("command", ["caption", "summarize"])
+def test_caption_and_summarize_refuse_a_torchrun_process_outside_the_group(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One of several processes that joined no group would describe everything into the others' files.
     run = {"caption": lambda: caption(tmp_path, cache_path=tmp_path / "c.jsonl"), "summarize": lambda: summarize(tmp_path, cache_path=tmp_path / "s.jsonl")}[command]
     for name, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(PointdiffError, match=f"`pointdiff {command}` runs in one process.*2 processes"):
+    with pytest.raises(PointdiffError, match=f"`{command}` runs in process 1 of the 2 torchrun started, which joined no process group"):
         run()
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("LOCAL_RANK", "0")
     with pytest.raises(PointdiffError) as one:  # one process under torchrun is fine: it fails on the empty folder instead
         run()
-    assert "runs in one process" not in str(one.value)
+    assert "joined no process group" not in str(one.value)
     assert not list(tmp_path.iterdir())  # nothing written either way

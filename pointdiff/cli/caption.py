@@ -3,6 +3,7 @@
     pointdiff caption                                   # the workspace dataset, FastVLM 0.5B
     pointdiff caption images/                           # a plain folder -> images/metadata.jsonl
     pointdiff caption --model HuggingFaceTB/SmolVLM-256M-Instruct --batch-size 8 --device cuda
+    torchrun --nproc_per_node 4 -m pointdiff caption --device cuda   # 4 GPUs share the images; process 0 writes
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ Resumable: every description is stored in a cache (WORKSPACE/cache/caption.jsonl
 under the image's sha256, the model, the prompt and the generation settings, the
 moment it is made. An interrupted run continues where it stopped; a finished one
 does nothing.
+
+Under torchrun (`torchrun --nproc_per_node N -m pointdiff caption ...`) the N
+processes each describe a share of the images (--device cuda: one GPU each); process
+0 writes the cache and the output, the same rows one process writes.
 
 \b
 Examples:
@@ -105,6 +110,8 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         from pointdiff.config import load_config
+        from pointdiff.device import resolve_device
+        from pointdiff.distributed import launch
         from pointdiff.text.caption import CaptionConfig, caption
 
         common.set_offline(offline)
@@ -112,8 +119,13 @@ def register(app: typer.Typer) -> None:
         overrides = {**(generation or {}), "model": model, "max_new_tokens": max_new_tokens, "batch_size": batch_size, "prompt": prompt, "recursive": recursive}
         cfg = load_config(CaptionConfig, workspace_section=ws.section("caption"), config_file=config, overrides=overrides)
         target = src if src is not None else ws.dataset
-        with ExitStack() as stack:
-            bar = LazyBar(stack, "caption")
-            result = caption(target, cfg, cache_path=cache or ws.root / "cache" / "caption.jsonl", out=out, progress=bar)
+        cache_path = cache or ws.root / "cache" / "caption.jsonl"
+        with launch(resolve_device(cfg.device)) as dist:  # torchrun's process group; none in a plain process
+            if not dist.is_main:  # every process describes its share; process 0 writes and talks
+                caption(target, cfg, cache_path=cache_path, out=out, dist=dist)
+                return
+            with ExitStack() as stack:
+                bar = LazyBar(stack, "caption")  # process 0 counts every process's batches
+                result = caption(target, cfg, cache_path=cache_path, out=out, progress=bar, dist=dist)
         _render(result)
 

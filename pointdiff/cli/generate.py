@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         guidance: Optional[float] = typer.Option(None, "--guidance", "--guidance-scale", "-g", help="Classifier-free guidance s: uncond + s·(cond − uncond); 1 = off (needs a model trained with cond_dropout > 0)."),
         num_points: Optional[int] = typer.Option(None, "--num-points", "-n", help="Points per picture (any number; default 1024)."),
         num_samples: Optional[int] = typer.Option(None, "--num-samples", "--num-images-per-prompt", help="Pictures per prompt (grid columns)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file: .png (grid), .npy, .csv or .ply (default: workspace outputs/generate-<time>.png)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file: .png (grid), .npy, .csv or .ply (default: workspace outputs/generate-<time>.png). A model trained on colour (ingest --color) draws coloured points: r, g, b columns in .csv, colour properties in .ply."),
         animate: Optional[Path] = typer.Option(None, "--animate", help="Also write a GIF of the flow from noise to picture."),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Where the model's text encoder is (default: the id stored in the model); must be the same encoder."),
         precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16 where the hardware has fast bf16, else fp32), bf16 or fp32 (default: the model's; seed: fp32)."),

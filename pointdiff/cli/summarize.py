@@ -3,6 +3,7 @@
     pointdiff summarize                                  # Qwen2.5-7B-Instruct, minilm's budget
     pointdiff summarize --encoder clip --model Qwen/Qwen2.5-1.5B-Instruct
     pointdiff summarize --pass-through                   # copy texts that already fit; model only for the rest
+    torchrun --nproc_per_node 4 -m pointdiff summarize --device cuda   # 4 GPUs share the texts; process 0 writes
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ reference's Qwen/Qwen2.5-7B-Instruct; Qwen/Qwen2.5-0.5B-, 1.5B- and 3B-Instruct 
 faster.
 
 Writes DATASET/summaries.jsonl; resumable through WORKSPACE/cache/summarize.jsonl.
+Under torchrun (`torchrun --nproc_per_node N -m pointdiff summarize ...`) the N
+processes each summarize a share of the texts; process 0 writes, the same rows one
+process writes.
 
 \b
 Examples:
@@ -107,6 +111,8 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = common.ConfigOpt,
     ) -> None:
         from pointdiff.config import load_config
+        from pointdiff.device import resolve_device
+        from pointdiff.distributed import launch
         from pointdiff.text.summarize import SummarizeConfig, summarize
 
         common.set_offline(offline)
@@ -114,6 +120,11 @@ def register(app: typer.Typer) -> None:
         overrides = {**(generation or {}), "model": model, "max_new_tokens": max_new_tokens, "batch_size": batch_size,
                      "encoder": encoder, "pass_through": pass_through, "retries": retries, "instruction": instruction}
         cfg = load_config(SummarizeConfig, workspace_section=ws.section("summarize"), config_file=config, overrides=overrides)
-        with ExitStack() as stack:
-            result = summarize(dataset or ws.dataset, cfg, cache_path=cache or ws.root / "cache" / "summarize.jsonl", progress=LazyBar(stack, "summarize"))
+        root, cache_path = dataset or ws.dataset, cache or ws.root / "cache" / "summarize.jsonl"
+        with launch(resolve_device(cfg.device)) as dist:  # torchrun's process group; none in a plain process
+            if not dist.is_main:  # every process summarizes its share; process 0 writes and talks
+                summarize(root, cfg, cache_path=cache_path, dist=dist)
+                return
+            with ExitStack() as stack:  # process 0's bar counts every process's batches
+                result = summarize(root, cfg, cache_path=cache_path, progress=LazyBar(stack, "summarize"), dist=dist)
         _render(result)

@@ -18,6 +18,10 @@ It is not squared. A translation by (a, b) gives exactly ``EMD = √(a² + b²)`
 shape: the identity matching costs that, and no matching costs less, since
 ``1/N Σ ‖a_i − b_π(i)‖ ≥ ‖mean(A) − mean(B)‖``.
 
+Colour clouds (x, y, r, g, b) are compared over all five values, colour in the coordinates'
+units (black to white spans the canvas's width): a right shape in the wrong colour is far.
+Pass ``cloud[..., :2]`` to compare shapes alone.
+
 Two ways to compute Chamfer, both exact: a brute-force all-pairs pass in torch (batched,
 chunked to bound memory; runs on any device) and KD-trees (SciPy), ~10× faster on a CPU
 for the many-pairs matrices the set metrics need (0.8 ms vs 9 ms per 1024×1024 pair on

@@ -21,20 +21,27 @@ Where results go:
 
 Every result also goes to a content-keyed cache (:mod:`pointdiff.text.cache`): a killed run
 restarts where it stopped, and one with nothing left to do loads no model.
+
+Under ``torchrun`` (:mod:`pointdiff.distributed`) each process describes a contiguous share of
+the batches still to do; rank 0 stores every description in the cache the round it is made
+and writes the output in the order one process would, so the files are the same.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pointdiff.data.dataset import CAPTIONS_FILE, MANIFEST_FILE, SUMMARIES_FILE, Dataset
 from pointdiff.data.folders import METADATA_FILE
 from pointdiff.data.images import IMAGE_EXTENSIONS
-from pointdiff.distributed import one_process_only
+from pointdiff.device import resolve_device
+from pointdiff.distributed import Distributed, joined
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import atomic_write_text, read_jsonl, sha256_file, write_jsonl
@@ -142,21 +149,35 @@ def caption(
     out: str | Path | None = None,
     progress: ProgressFn | None = None,
     captioner: Captioner | None = None,
+    dist: Distributed | None = None,
 ) -> CaptionResult:
     """Describe every image of ``src`` (a dataset folder or an image folder), resumably.
+
+    Under torchrun every process calls this alike: each describes a contiguous share of the
+    batches still to do (:meth:`Distributed.in_rounds`), on its own device
+    (:meth:`Distributed.place`); rank 0 alone reads and writes the cache and the output. The
+    batches are the ones a single process makes, and a batch's words depend only on its
+    images, prompt and seed, so the output is the one a single process writes, row for row.
 
     Args:
         src: a dataset folder (has ``manifest.jsonl``) or a folder of images.
         cfg: model, prompt and generation settings.
         cache_path: the JSONL cache of results by key (shared by runs and datasets).
         out: image folders only: where to write ``metadata.jsonl`` rows (default ``src/metadata.jsonl``).
-        progress: called as ``progress(done, total, new=, cached=)`` after each batch.
+        progress: called as ``progress(done, total, new=, cached=)`` after each batch (under
+            torchrun: on rank 0, counting every process's batches).
         captioner: an already loaded model to use (else loaded only if something needs describing).
+        dist: this process's place among several that share the work; default: the process
+            group this process joined, if any (:func:`pointdiff.distributed.joined`: a torchrun
+            process of several that joined none is refused).
+
+    Returns:
+        What the run did (rank 0's account, on every process).
 
     Raises:
         PointdiffError: a missing source or model, a model that cannot caption, an image that cannot be read.
     """
-    one_process_only("caption")
+    dist = dist if dist is not None else joined("caption")
     cfg = cfg or CaptionConfig()
     cfg.check()
     t0 = time.perf_counter()
@@ -166,72 +187,126 @@ def caption(
     is_dataset = (src / MANIFEST_FILE).exists()
     if is_dataset and out is not None:
         raise PointdiffError(f"{src} is a dataset: its captions always go to {src / CAPTIONS_FILE}; --out is for image folders")
+    # Every process lists the images: each loads its share from them (an input holds a loader, it is not sent).
     items = dataset_images(Dataset(src)) if is_dataset else folder_images(src, cfg.recursive)
     if not items:
         raise PointdiffError(f"no images in {src} ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}{'; try --recursive' if not cfg.recursive else ''})")
     output = src / CAPTIONS_FILE if is_dataset else Path(out) if out is not None else src / METADATA_FILE
-    if not is_dataset:
-        _check_metadata_owner(output)
-
-    fingerprint = captioner.fingerprint if captioner else cfg.fingerprint()
     settings = cfg.settings()
-    prompt_sha = text_digest(cfg.prompt)
-    res = CaptionResult(src, output, Path(cache_path), cfg.model, fingerprint, prompt_sha, total=len(items), is_dataset=is_dataset)
-    keys = {it.id: make_key(task="caption", image=it.sha256, model=fingerprint, prompt=cfg.prompt, generation=settings.key_fields()) for it in items}
-    # What the output holds now: by key for a dataset (model, prompt and settings all match),
-    # by text for metadata.jsonl (its rows are only file_name + text).
-    existing = read_jsonl(output)
-    current = {row["id"]: row.get("key") for row in existing if "id" in row}
-    shown = {row.get("file_name"): row.get("text") for row in existing}
-    # A dataset's own rows carry their key and text: a second cache should the cache file be gone.
-    earlier = {row["key"]: row for row in existing if is_dataset and "key" in row and "text" in row}
+    ledger = _Ledger(src, output, is_dataset, items, cfg, Path(cache_path), progress)
+    model = captioner
 
-    def is_current(it: ImageInput, row: dict[str, Any]) -> bool:
-        return current.get(it.id) == row["key"] if is_dataset else shown.get(it.id) == row["text"]
+    def describe(batch: list[list[int]]) -> list[tuple[str, bool]]:
+        nonlocal model
+        model = model or Captioner.from_options(replace(cfg, device=dist.place(resolve_device(cfg.device))))
+        return model.describe([items[group[0]].load() for group in batch], cfg.prompt, settings)
 
-    res.from_ink = [it.id for it in items if it.from_ink]
-    texts: dict[str, str] = {}
-
-    with ResultCache(cache_path) as cache, LazyAppender(output if is_dataset else None) as sink:
-
-        def emit(it: ImageInput, row: dict[str, Any]) -> None:
-            texts[it.id] = row["text"]
-            if not row.get("stopped", True):
-                res.cut_short.append(it.id)
-            if not is_current(it, row):
-                sink.append({"id": it.id, "text": row["text"], "model": cfg.model, "fingerprint": fingerprint, "prompt_sha": prompt_sha,
-                             "key": row["key"], "image": "ink" if it.from_ink else "file", "words": row["words"], "stopped": row["stopped"]})
-
-        todo: dict[str, list[ImageInput]] = {}  # key -> items (one image may be several samples)
-        for it in items:
-            hit = cache.get(keys[it.id]) or earlier.get(keys[it.id])
-            if hit is None:
-                todo.setdefault(keys[it.id], []).append(it)
-                continue
-            fresh = is_current(it, hit)
-            res.up_to_date += fresh
-            res.from_cache += not fresh
-            emit(it, hit)
-        done = len(items) - sum(len(v) for v in todo.values())
-        report(progress, done, len(items), new=0, cached=res.from_cache)
+    with ExitStack() as held:
+        batches = dist.on_main(lambda: ledger.open(held, captioner.fingerprint if captioner else None))
         try:
-            if todo:
-                captioner = captioner or Captioner.from_options(cfg)
-                for batch in batched(list(todo.values()), cfg.batch_size):
-                    described = captioner.describe([g[0].load() for g in batch], cfg.prompt, settings)
-                    for group, (text, stopped) in zip(batch, described):
-                        row = cache.put(keys[group[0].id], {"text": text, "model": cfg.model, "fingerprint": fingerprint,
-                                                           "prompt_sha": prompt_sha, "words": len(text.split()), "stopped": stopped})
-                        res.example = res.example or (group[0].id, text)
-                        for it in group:
-                            res.generated += 1
-                            emit(it, row)
-                    done += sum(len(g) for g in batch)
-                    report(progress, done, len(items), new=res.generated, cached=res.from_cache)
-        finally:  # also on Ctrl-C: what was described so far is kept in metadata.jsonl too
-            rows = [{"file_name": it.id, "text": texts[it.id]} for it in items if it.id in texts]
-            if not is_dataset and rows and rows != existing:
-                _write_metadata(output, rows)
-    res.words = [len(texts[it.id].split()) for it in items if it.id in texts]
-    res.seconds = time.perf_counter() - t0
-    return res
+            for finished in dist.in_rounds(batches, describe):
+                dist.on_main(partial(ledger.record, finished))
+        except BaseException:
+            if dist.is_main:  # also on Ctrl-C: what was described so far is kept in metadata.jsonl too
+                ledger.write_metadata()
+            raise
+        return dist.on_main(lambda: ledger.finish(time.perf_counter() - t0))
+
+
+class _Ledger:
+    """Rank 0's side of a caption run: what is described already, each new description stored
+    the moment it arrives, and the output rows in the order one process writes them.
+
+    Every process builds one (nothing is read or opened before :meth:`open`); only rank 0
+    calls its methods, through :meth:`Distributed.on_main`, so a failed write stops every
+    process. Work travels as groups of item indices: one group per distinct image (key),
+    every sample showing that image.
+    """
+
+    def __init__(self, src: Path, output: Path, is_dataset: bool, items: list[ImageInput], cfg: CaptionConfig, cache_path: Path, progress: ProgressFn | None):
+        self.src, self.output, self.is_dataset, self.items, self.cfg = src, output, is_dataset, items, cfg
+        self.cache_path, self.progress = cache_path, progress
+        self.texts: dict[str, str] = {}
+        self.batches: list[list[list[int]]] = []
+        self.stored: dict[int, list[dict[str, Any]]] = {}  # batch -> its cache rows, until the batches before it are written
+        self.next_batch = 0  # the first batch whose rows are not written yet
+        self.done = 0
+
+    def open(self, held: ExitStack, fingerprint: str | None) -> list[list[list[int]]]:
+        """Read the output and the cache (kept open in ``held``), write what the cache already
+        has, and return the batches still to describe (the same list for every process)."""
+        cfg, items = self.cfg, self.items
+        if not self.is_dataset:
+            _check_metadata_owner(self.output)
+        self.fingerprint = fingerprint or cfg.fingerprint()
+        self.prompt_sha = text_digest(cfg.prompt)
+        self.res = CaptionResult(self.src, self.output, self.cache_path, cfg.model, self.fingerprint, self.prompt_sha, total=len(items), is_dataset=self.is_dataset)
+        generation = cfg.settings().key_fields()
+        self.keys = [make_key(task="caption", image=it.sha256, model=self.fingerprint, prompt=cfg.prompt, generation=generation) for it in items]
+        # What the output holds now: by key for a dataset (model, prompt and settings all match),
+        # by text for metadata.jsonl (its rows are only file_name + text).
+        self.existing = read_jsonl(self.output)
+        self.current = {row["id"]: row.get("key") for row in self.existing if "id" in row}
+        self.shown = {row.get("file_name"): row.get("text") for row in self.existing}
+        # A dataset's own rows carry their key and text: a second cache should the cache file be gone.
+        earlier = {row["key"]: row for row in self.existing if self.is_dataset and "key" in row and "text" in row}
+        self.res.from_ink = [it.id for it in items if it.from_ink]
+        self.cache = held.enter_context(ResultCache(self.cache_path))
+        self.sink = held.enter_context(LazyAppender(self.output if self.is_dataset else None))
+
+        todo: dict[str, list[int]] = {}  # key -> items (one image may be several samples)
+        for k, it in enumerate(items):
+            hit = self.cache.get(self.keys[k]) or earlier.get(self.keys[k])
+            if hit is None:
+                todo.setdefault(self.keys[k], []).append(k)
+                continue
+            fresh = self._is_current(it, hit)
+            self.res.up_to_date += fresh
+            self.res.from_cache += not fresh
+            self._emit(it, hit)
+        self.done = len(items) - sum(len(v) for v in todo.values())
+        report(self.progress, self.done, len(items), new=0, cached=self.res.from_cache)
+        self.batches = [list(b) for b in batched(list(todo.values()), cfg.batch_size)]
+        return self.batches
+
+    def record(self, finished: list[tuple[int, list[tuple[str, bool]]]]) -> None:
+        """Store the batches ``finished`` (by index) in the cache now, and write every batch whose turn has come."""
+        for b, described in finished:
+            self.stored[b] = [
+                self.cache.put(self.keys[group[0]], {"text": text, "model": self.cfg.model, "fingerprint": self.fingerprint,
+                                                     "prompt_sha": self.prompt_sha, "words": len(text.split()), "stopped": stopped})
+                for group, (text, stopped) in zip(self.batches[b], described)
+            ]
+            self.done += sum(len(group) for group in self.batches[b])
+            self.res.generated += sum(len(group) for group in self.batches[b])
+        while self.next_batch in self.stored:  # under torchrun a later share can arrive first: it waits for its turn
+            for group, row in zip(self.batches[self.next_batch], self.stored.pop(self.next_batch)):
+                self.res.example = self.res.example or (self.items[group[0]].id, row["text"])
+                for k in group:
+                    self._emit(self.items[k], row)
+            self.next_batch += 1
+        report(self.progress, self.done, len(self.items), new=self.res.generated, cached=self.res.from_cache)
+
+    def write_metadata(self) -> None:
+        """An image folder's metadata.jsonl: every description so far, in the folder's order (unless unchanged)."""
+        rows = [{"file_name": it.id, "text": self.texts[it.id]} for it in self.items if it.id in self.texts]
+        if not self.is_dataset and rows and rows != self.existing:
+            _write_metadata(self.output, rows)
+
+    def finish(self, seconds: float) -> CaptionResult:
+        """Write metadata.jsonl (image folders) and return what the run did."""
+        self.write_metadata()
+        self.res.words = [len(self.texts[it.id].split()) for it in self.items if it.id in self.texts]
+        self.res.seconds = seconds
+        return self.res
+
+    def _is_current(self, it: ImageInput, row: dict[str, Any]) -> bool:
+        return self.current.get(it.id) == row["key"] if self.is_dataset else self.shown.get(it.id) == row["text"]
+
+    def _emit(self, it: ImageInput, row: dict[str, Any]) -> None:
+        self.texts[it.id] = row["text"]
+        if not row.get("stopped", True):
+            self.res.cut_short.append(it.id)
+        if not self._is_current(it, row):
+            self.sink.append({"id": it.id, "text": row["text"], "model": self.cfg.model, "fingerprint": self.fingerprint, "prompt_sha": self.prompt_sha,
+                              "key": row["key"], "image": "ink" if it.from_ink else "file", "words": row["words"], "stopped": row["stopped"]})

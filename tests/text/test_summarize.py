@@ -87,7 +87,7 @@ def test_finished_run_does_nothing_and_loads_no_model(tmp_path: Path, tiny_lm_di
     assert res.nothing_to_do and (ds / SUMMARIES_FILE).read_bytes() == before
 
 
-def test_interrupted_run_keeps_every_answer_it_made(tmp_path: Path, tiny_lm_dir: Path) -> None:
+def test_interrupted_run_keeps_every_answer_it_made(tmp_path: Path, tiny_lm_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = make_dataset(tmp_path / "ds", long=6, short=0, bare=0)
     cache = tmp_path / "cache.jsonl"
     budget = TokenBudget("words", 1000, lambda ts: [len(t.split()) for t in ts])
@@ -98,11 +98,16 @@ def test_interrupted_run_keeps_every_answer_it_made(tmp_path: Path, tiny_lm_dir:
 
     with pytest.raises(KeyboardInterrupt):
         summarize(ds, cfg_for(tiny_lm_dir, batch_size=2), cache_path=cache, budget=budget, progress=stop_after_first_batch)
-    assert len(read_jsonl(cache)) == 2 and len(read_jsonl(ds / SUMMARIES_FILE)) == 2
+    # s4, s5 repeat the texts of s0, s1 (four templates): the first batch's two answers summarize all four
+    assert len(read_jsonl(cache)) == 2 and [r["id"] for r in read_jsonl(ds / SUMMARIES_FILE)] == ["s0", "s4", "s1", "s5"]
     res = summarize(ds, cfg_for(tiny_lm_dir, batch_size=2), cache_path=cache, budget=budget)
-    # s2, s3 are new; s4, s5 repeat the texts of s0, s1 (four templates), so their answers are cached
-    assert (res.generated, res.from_cache, res.up_to_date) == (2, 2, 2)
+    assert (res.generated, res.from_cache, res.up_to_date) == (2, 0, 4)  # only s2, s3 were left
     assert max(Counter(r["key"] for r in read_jsonl(cache)).values()) == 1 and len(rows_by_id(ds)) == 6
+    # With summaries.jsonl gone, every sample is summarized from the cache alone: no model is loaded.
+    (ds / SUMMARIES_FILE).unlink()
+    monkeypatch.setattr(Summarizer, "load", classmethod(lambda *a, **k: pytest.fail("cached answers need no model")))
+    again = summarize(ds, cfg_for(tiny_lm_dir, batch_size=2), cache_path=cache, budget=budget)
+    assert (again.generated, again.from_cache, again.up_to_date) == (0, 6, 0) and len(read_jsonl(cache)) == 4
 
 
 def test_over_budget_is_retried_then_flagged_never_truncated(tmp_path: Path, tiny_lm_dir: Path) -> None:
