@@ -72,7 +72,9 @@ def _dataset(r: DatasetReport) -> None:
     ]
     if ink:
         rows.append(("ink pixels min / median / mean / max", f"{ink['min']:,.0f} / {ink['median']:,.0f} / {ink['mean']:,.0f} / {ink['max']:,.0f}"))
-        rows.append(("ink pixels in all", f"{ink['total']:,.0f} ({ink['total'] * 8 / 2**20:,.1f} MiB as training points)"))
+        per_point = 20 if info.get("color") else 8  # float32 (x, y), or (x, y, r, g, b)
+        rows.append(("ink pixels in all", f"{ink['total']:,.0f} ({ink['total'] * per_point / 2**20:,.1f} MiB as training points)"))
+    rows.append(("points", "(x, y, r, g, b): colour (ink_rgb.npy)" if info.get("color") else "(x, y)"))
     ts = r.text_sources
     rows.append(("text used (summary > caption > source)", ", ".join(f"{n} {k}" for k, n in ts.items() if n) or "none"))
     rows.append(("captions.jsonl / summaries.jsonl", f"{r.captions} / {r.summaries}"))
