@@ -81,6 +81,18 @@ def test_colour_faces_are_deterministic_rgb_pictures() -> None:
     assert [f.labels for f in a] != [f.labels for f in c]
 
 
+def test_colour_combinations_come_in_rounds_so_a_balanced_eval_set_needs_no_spare_faces() -> None:
+    from collections import Counter
+
+    combos = len(F.HAIR_COLORS) * len(F.EYE_COLORS) * len(F.SKIN_TONES)
+    faces = list(F.iter_faces(2 * combos, seed=5, size=32, color=True))
+    counts = Counter((f.labels["hair_color"], f.labels["eye_color"], f.labels["skin"]) for f in faces)
+    assert len(counts) == combos and set(counts.values()) == {2}
+    # --every keeps the colours a full run gives the kept faces
+    kept = list(F.iter_faces(2 * combos, seed=5, size=32, color=True, every=7))
+    assert [f.labels for f in kept] == [f.labels for f in faces[::7]]
+
+
 def test_every_palette_colour_is_ink_even_where_a_stroke_covers_three_quarters_of_a_pixel() -> None:
     assert set(F.PALETTES) == set(COLOR_KEYS) == set(F.COLOR_ATTRIBUTES)
     assert (F.HAIR_COLORS, F.EYE_COLORS, F.SKIN_TONES) == tuple(tuple(F.PALETTES[a]) for a in COLOR_KEYS)

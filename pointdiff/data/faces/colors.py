@@ -14,6 +14,7 @@ them apart on a coarse raster. The words for them live in :mod:`.colorwords`.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 RGB = tuple[int, int, int]
@@ -75,6 +76,19 @@ class FaceColors:
 def random_colors(rng: random.Random) -> FaceColors:
     """Colours drawn uniformly and independently, so no colour goes with a character or pose."""
     return FaceColors(rng.choice(HAIR_COLORS), rng.choice(EYE_COLORS), rng.choice(SKIN_TONES))
+
+
+def color_rounds(rng: random.Random) -> Iterator[FaceColors]:
+    """Every hair × eye × skin combination once per round, each round in a new shuffled order.
+
+    Independent faces take their colours from here, so any ``36·k`` consecutive faces hold
+    each combination ``k`` times: an eval set balanced over the colours needs no more faces
+    than it has prompts, and training sees every combination equally often.
+    """
+    combos = [FaceColors(h, e, s) for h in HAIR_COLORS for e in EYE_COLORS for s in SKIN_TONES]
+    while True:
+        rng.shuffle(combos)
+        yield from combos
 
 
 def part_inks(colors: FaceColors) -> dict[str, RGB]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from PIL import Image
 
 from pointdiff.data.faces.characters import CHARACTERS, Character
-from pointdiff.data.faces.colors import random_colors
+from pointdiff.data.faces.colors import color_rounds, random_colors
 from pointdiff.data.faces.descriptions import long_description
 from pointdiff.data.faces.labels import EXPRESSIONS, ORIENTATIONS
 from pointdiff.data.faces.params import FaceParams, random_params
@@ -55,21 +55,23 @@ def iter_faces(count: int, seed: int = 0, video: bool = False, size: int = 256, 
             so that pictures, first captions and descriptions do not change.
         color: draw in colour (mode "RGB"): hair, eye and skin colours, labelled
             (``hair_color``, ``eye_color``, ``skin``) and named in every text. They come from a
-            random stream of their own (one per face, or per clip in video mode: a character
-            keeps its colours through a clip), so face ``i`` has the pose, mood and strokes of
-            grey face ``i`` of the same seed.
+            random stream of their own (shuffled rounds of every combination, or one draw per
+            clip in video mode: a character keeps its colours through a clip), so face ``i`` has
+            the pose, mood and strokes of grey face ``i`` of the same seed.
     """
     if every < 1:
         raise ValueError(f"every must be 1 or more, got {every}")
     cast = CHARACTERS[: characters or len(CHARACTERS)]
     params = _video_params(seed, cast) if video else _independent_params(seed, cast)
     prefix = "frame" if video else "face"
+    rounds = color_rounds(random.Random(f"pointdiff-faces:{seed}:colors"))
     for i in range(count):
         p, extra = next(params)  # always: the video state must move through skipped frames
+        colors = next(rounds) if color and not video else None  # always too, for the same reason
         if i % every:
             continue
         if color:
-            p = replace(p, colors=random_colors(random.Random(f"pointdiff-faces:{seed}:clip:{extra['clip']}:colors" if video else f"pointdiff-faces:{seed}:{i}:colors")))
+            p = replace(p, colors=colors or random_colors(random.Random(f"pointdiff-faces:{seed}:clip:{extra['clip']}:colors")))
         text_rng = random.Random(f"pointdiff-faces:{seed}:{i}:text")
         caption = caption_for(p, text_rng)
         more_rng = random.Random(f"pointdiff-faces:{seed}:{i}:more-text")
