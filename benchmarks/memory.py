@@ -7,7 +7,8 @@ For each size N it writes a folder of N synthetic 64×64 line drawings with one 
 (``metadata.jsonl``), then runs the real commands in a child process each —
 ``pointdiff ingest``, ``pointdiff embed`` (the shipped MiniLM) and ``pointdiff train`` for a
 few steps — and reads each child's peak resident memory from the kernel (``wait4``). Flat
-means: the figure does not grow with N the way the data does. Linux or macOS only.
+means: the figure does not grow with N the way the data does; the last line gives what each
+stage grows by per image between the smallest and the largest size. Linux or macOS only.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ def peak_rss(cmd: list[str]) -> tuple[float, float]:
     return usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024), wall  # MiB
 
 
+def growth_per_image(results: dict[int, dict[str, tuple[float, float]]]) -> dict[str, float]:
+    """Bytes of peak memory each stage adds per image, from the smallest size measured to the largest."""
+    small, large = min(results), max(results)
+    if small == large:
+        return {}
+    return {stage: (results[large][stage][0] - results[small][stage][0]) * 2**20 / (large - small) for stage in results[small]}
+
+
 def measure(n: int, work: Path, steps: int) -> dict[str, tuple[float, float]]:
     """Peak MB and wall seconds of ingest, embed and train on ``n`` synthetic images."""
     folder, ws = work / f"images-{n}", work / f"ws-{n}"
@@ -102,15 +111,20 @@ def main() -> None:
 
     rows = [[stage, *(f"{results[n][stage][0]:,.0f} MB ({results[n][stage][1]:,.0f} s)" for n in args.sizes)] for stage in ("ingest", "embed", "train")]
     table = md_table(["stage", *(f"{n:,} images" for n in args.sizes)], rows)
+    slope = growth_per_image(results)
+    growth = ("Growth per image from the smallest size to the largest: " + ", ".join(f"{stage} {b:,.0f} bytes" for stage, b in slope.items()) + ".") if slope else ""
     print(table)
+    print(growth)
     if not args.no_write:
         body = (
             "## Peak memory as the dataset grows\n\n"
             f"`python benchmarks/memory.py --sizes {' '.join(map(str, args.sizes))} --steps {args.steps}` on {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores: peak resident memory of each command (wall time in brackets) on synthetic 64×64 line "
-            "drawings with one caption each. Ingest streams pictures to disk; training reads a picture's pixels "
-            "when it draws them once the points would pass 128 MB (`STREAM_ABOVE_POINTS`); embed holds "
-            f"one vector per caption.\n\n{table}\n"
+            "drawings with one caption each. Ingest streams pictures and manifest rows to disk, holding a few hundred "
+            "bytes per image (its listing row and its hash, for resuming and duplicates); training holds the points "
+            "(8 bytes per ink pixel) until they would pass 128 MB (`STREAM_ABOVE_POINTS`), then reads a picture's pixels "
+            "when it draws them, and reads the text vectors memory-mapped from the embeddings file; embed holds "
+            f"one vector per caption.\n\n{table}\n\n{growth}\n"
         )
         replace_section(DOC, "memory", body)
 

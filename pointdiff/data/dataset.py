@@ -19,7 +19,9 @@ Layout (format version 1)::
 
 All ink pixels are kept, not one frozen draw, so training draws a fresh set of points
 each time it uses an image (the reference's data augmentation). ``.npy`` files open
-memory-mapped (never pickled), so a 100k-image dataset is read lazily.
+memory-mapped (never pickled), so a 100k-image dataset is read lazily; so is the manifest:
+:class:`Dataset` holds only the columns training needs (ids, sizes) and where each line lies,
+and parses a :class:`Record` when one is asked for (:class:`Records`).
 
 The text of a sample (what `embed` encodes) is, in order of preference: its summary, its
 generated caption, the caption that came with the image.
@@ -28,12 +30,16 @@ generated caption, the caption that came with the image.
 from __future__ import annotations
 
 import hashlib
+import json
+import operator
 import os
 import tempfile
-from collections.abc import Sequence
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -84,6 +90,11 @@ class Record:
         return cls(**{k: v for k, v in row.items() if k in known}, extra={k: v for k, v in row.items() if k not in known})
 
 
+def _manifest_line(record: Record) -> bytes:
+    """A record as its line of ``manifest.jsonl``: what :func:`pointdiff.store.write_jsonl` writes for it."""
+    return (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+
+
 @dataclass
 class Rejection:
     """An input that was not taken: where it came from, what kind of problem, the details.
@@ -116,9 +127,12 @@ class Rejection:
 class DatasetWriter:
     """Streams samples to disk; :meth:`close` publishes them atomically.
 
-    Ink coordinates (and, with ``color``, their RGB) go to temporary raw files as they come
-    (so memory stays flat for 100k images) and become ``ink_xy.npy`` (``ink_rgb.npy``) at
-    the end; the manifest is written last, so a dataset folder with a manifest is always complete.
+    Ink coordinates (and, with ``color``, their RGB) and manifest rows go to temporary files
+    as they come and become ``ink_xy.npy`` (``ink_rgb.npy``) and ``manifest.jsonl`` at the
+    end, so memory stays flat however many images (8 bytes a sample are held: where its row
+    starts). The manifest is written last, so a dataset folder with a manifest is always
+    complete. Captions a later duplicate brings (:meth:`add_captions`) are held by sample
+    and joined to that sample's row when the manifest is written.
     """
 
     def __init__(self, root: str | Path, info: dict[str, Any] | None = None, color: bool = False):
@@ -128,27 +142,60 @@ class DatasetWriter:
         self.color = color
         if color:
             self.info["color"] = True
-        self.records: list[Record] = []
         self.rejections: list[Rejection] = []
-        self._offsets = [0]
+        self._offsets = array("q", [0])  # 8 bytes a sample, not a Python int's 36
+        self._row_starts = array("q")  # where each sample's row starts in the temporary manifest
+        self._row_end = 0
+        self._more_captions: dict[int, list[str]] = {}  # sample -> captions to join its row at close
         self._raw_path, self._raw = self._temp(".ink_xy.")
         self._rgb_path, self._rgb = self._temp(".ink_rgb.") if color else (None, None)
+        self._rows_path, self._rows = self._temp(".rows.")  # not named like the manifest: it is never published
 
     def _temp(self, prefix: str) -> tuple[Path, Any]:
         fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".raw", dir=self.root)
         return Path(tmp), os.fdopen(fd, "wb")
 
-    def add(self, record: Record, pixels: np.ndarray) -> None:
-        """Add one sample with its ink pixels: uint16 [K, 2] (col, row), or [K, 5] (col, row, r, g, b) in colour."""
+    def __len__(self) -> int:
+        return len(self._row_starts)
+
+    def add(self, record: Record, pixels: np.ndarray) -> int:
+        """Add one sample with its ink pixels: uint16 [K, 2] (col, row), or [K, 5] (col, row, r, g, b) in colour.
+
+        The sample's row is written now (``record.ink_count`` set first): later changes to
+        ``record`` are not seen; more captions go through :meth:`add_captions`.
+
+        Returns:
+            The sample's index (its row in the manifest).
+        """
         width = 5 if self.color else 2
         if pixels.ndim != 2 or pixels.shape[1] != width or len(pixels) == 0:
             raise ValueError(f"{record.id}: expected a non-empty [K, {width}] pixel array, got {pixels.shape}")
         record.ink_count = int(len(pixels))
+        line = _manifest_line(record)  # first: a record that cannot be written adds no pixels either
         self._raw.write(np.ascontiguousarray(pixels[:, :2], dtype=np.uint16).tobytes())
         if self._rgb is not None:
             self._rgb.write(np.ascontiguousarray(pixels[:, 2:], dtype=np.uint8).tobytes())
         self._offsets.append(self._offsets[-1] + len(pixels))
-        self.records.append(record)
+        self._rows.write(line)
+        self._row_starts.append(self._row_end)
+        self._row_end += len(line)
+        return len(self._row_starts) - 1
+
+    def record(self, index: int) -> Record:
+        """Sample ``index`` as it will be published: its row read back, with the captions added since."""
+        self._rows.flush()
+        start = self._row_starts[index]
+        end = self._row_starts[index + 1] if index + 1 < len(self._row_starts) else self._row_end
+        with open(self._rows_path, "rb") as f:
+            f.seek(start)
+            record = Record.from_json(json.loads(f.read(end - start)))
+        record.alt_captions.extend(self._more_captions.get(index, []))
+        return record
+
+    def add_captions(self, index: int, texts: list[str]) -> None:
+        """More captions of sample ``index`` (a duplicate's): joined to its ``alt_captions`` when the manifest is written."""
+        if texts:
+            self._more_captions.setdefault(index, []).extend(texts)
 
     def reject(self, rejection: Rejection) -> None:
         """Record an input that was not taken."""
@@ -159,6 +206,7 @@ class DatasetWriter:
         self._raw.close()
         if self._rgb is not None:
             self._rgb.close()
+        self._rows.close()
         try:
             total = self._offsets[-1]
             _publish(self._raw_path, self.root / INK_XY_FILE, np.uint16, (total, 2))
@@ -166,14 +214,33 @@ class DatasetWriter:
                 _publish(self._rgb_path, self.root / INK_RGB_FILE, np.uint8, (total, 3))
             with atomic_path(self.root / INK_OFFSETS_FILE) as tmp:
                 with open(tmp, "wb") as f:
-                    np.save(f, np.asarray(self._offsets, dtype=np.int64))
+                    np.save(f, _int64(self._offsets))
             write_jsonl(self.root / REJECTED_FILE, (r.to_json() for r in self.rejections))
-            write_json(self.root / INFO_FILE, {"format_version": FORMAT_VERSION, "num_samples": len(self.records), "total_ink": total, **self.info})
-            write_jsonl(self.root / MANIFEST_FILE, (r.to_json() for r in self.records))
+            write_json(self.root / INFO_FILE, {"format_version": FORMAT_VERSION, "num_samples": len(self), "total_ink": total, **self.info})
+            self._write_manifest()
         finally:
-            self._raw_path.unlink(missing_ok=True)
-            if self._rgb_path is not None:
-                self._rgb_path.unlink(missing_ok=True)
+            for path in (self._raw_path, self._rgb_path, self._rows_path):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+
+    def _write_manifest(self) -> None:
+        """The temporary rows as ``manifest.jsonl``, line by line, with each duplicate's captions joined; atomically.
+
+        A row without added captions is copied as written, so the file is byte for byte what
+        writing every record at the end would give; a row with some is rewritten from its own
+        JSON (same keys in the same order, ``alt_captions`` longer).
+        """
+        with atomic_path(self.root / MANIFEST_FILE) as tmp:
+            with open(self._rows_path, "rb") as rows, open(tmp, "wb") as out:
+                for index, line in enumerate(rows):
+                    more = self._more_captions.get(index)
+                    if more:
+                        row = json.loads(line)
+                        row["alt_captions"] = [*row["alt_captions"], *more]
+                        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+                    out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
 
 
 def _publish(raw_path: Path, path: Path, dtype: Any, shape: tuple[int, int]) -> None:
@@ -202,8 +269,135 @@ def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
         raise PointdiffError(f"{path} is not a plain array file ({e}); the dataset is damaged: ingest it again") from None
 
 
+def _pread(fd: int, nbytes: int, offset: int, lock: threading.Lock) -> bytes:
+    """``nbytes`` from ``offset`` of an open file, into a fresh buffer; the file's position is never shared state."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, nbytes, offset)
+    with lock:  # Windows has no pread: a seek and a read, which two threads must not interleave
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, nbytes)
+
+
+class Records(Sequence[Record]):
+    """A dataset's manifest as a sequence of :class:`Record`, each parsed from its line when asked for.
+
+    Only where each line lies is held (16 bytes a sample, where a parsed Record costs about
+    1 KB), so a 100k-image dataset's records cost 1.6 MB. Iterating reads the file in large
+    blocks, front to back; ``records[i]`` reads one line. Every access makes a new Record:
+    changing one changes nothing on disk or here. The file stays open from the moment the
+    dataset was opened, so a dataset replaced on disk meanwhile (ingest ``--overwrite``) is
+    read as it was, as its memory-mapped arrays are.
+    """
+
+    _BLOCK = 1 << 20  # bytes read at a time when iterating
+
+    def __init__(self, path: Path, fd: int, starts: np.ndarray, ends: np.ndarray):
+        self.path, self._fd = path, fd
+        self._starts, self._ends = starts, ends
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, i: int) -> Record: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Record]: ...
+    def __getitem__(self, i: int | slice) -> Record | list[Record]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = operator.index(i)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"record {i} of {len(self)}")
+        start, end = int(self._starts[k]), int(self._ends[k])
+        return self._parse(_pread(self._fd, end - start, start, self._lock), k)
+
+    def __iter__(self) -> Iterator[Record]:
+        buf, at = b"", 0  # buf holds the file's bytes from offset ``at``
+        for k in range(len(self)):
+            start, end = int(self._starts[k]), int(self._ends[k])
+            if end > at + len(buf):
+                at = start
+                buf = _pread(self._fd, max(self._BLOCK, end - start), start, self._lock)
+            yield self._parse(buf[start - at : end - at], k)
+
+    def blocks(self) -> Iterator[bytes]:
+        """The whole manifest file as it was opened, in blocks (for hashing it)."""
+        offset = 0
+        while block := _pread(self._fd, self._BLOCK, offset, self._lock):
+            yield block
+            offset += len(block)
+
+    def _parse(self, line: bytes, k: int) -> Record:
+        if len(line) != int(self._ends[k] - self._starts[k]):
+            raise PointdiffError(f"{self.path} ended early; the dataset is damaged: ingest it again")
+        return Record.from_json(json.loads(line))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the descriptor (a number that means nothing in another process)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fd", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled in another process: the manifest is opened again, by its path."""
+        self.__dict__.update(state)
+        self._fd, self._lock = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), threading.Lock()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _index_manifest(path: Path) -> tuple[Records, list[str], np.ndarray, np.ndarray]:
+    """Read ``manifest.jsonl`` once, front to back: its :class:`Records` and the columns held (ids, widths, heights).
+
+    Lines are taken as :func:`pointdiff.store.read_jsonl` takes them: blank ones skipped, a torn
+    last one (no valid JSON) left out, any other bad line refused.
+    """
+    starts, ends, widths, heights = array("q"), array("q"), array("q"), array("q")
+    ids: list[str] = []
+    bad: str | None = None  # a line that is not JSON: fatal unless it turns out to be the last
+    with open(path, "rb") as f:
+        pos = 0
+        for n, line in enumerate(f, 1):
+            start, pos = pos, pos + len(line)
+            if bad is not None:
+                raise PointdiffError(bad)
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                bad = f"{path}:{n}: not valid JSON; the dataset is damaged: ingest it again"
+                continue
+            try:
+                record = Record.from_json(row)
+                width, height = int(record.width), int(record.height)
+            except (TypeError, ValueError, AttributeError):
+                raise PointdiffError(f"{path}:{n}: not a sample of this format (id, source, sha256, width, height, ink_count ...); the dataset is damaged: ingest it again") from None
+            ids.append(record.id)
+            widths.append(width)
+            heights.append(height)
+            starts.append(start)
+            ends.append(pos)
+        fd = os.dup(f.fileno())  # kept: the same file, even if another is renamed over its path
+    return Records(path, fd, _int64(starts), _int64(ends)), ids, _int64(widths), _int64(heights)
+
+
+def _int64(a: array) -> np.ndarray:
+    """An ``array('q')`` as an int64 numpy array, sharing its buffer (no copy)."""
+    return np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, np.int64)
+
+
 class Dataset:
-    """A dataset folder, read lazily (arrays are memory-mapped)."""
+    """A dataset folder, read lazily: arrays are memory-mapped, records parsed when asked for.
+
+    Held per sample: its id, width and height (what training and the samplers use, as
+    :attr:`ids`, :attr:`widths`, :attr:`heights`) and where its manifest line lies; the rest of
+    a sample (captions, labels, source, ...) is read from the manifest through :attr:`records`.
+    """
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -214,7 +408,7 @@ class Dataset:
         version = self.info.get("format_version", FORMAT_VERSION)
         if version > FORMAT_VERSION:
             raise PointdiffError(f"{self.root}: dataset format {version} is newer than this pointdiff ({FORMAT_VERSION}); upgrade pointdiff")
-        self.records = [Record.from_json(r) for r in read_jsonl(manifest)]
+        self.records, self._ids, self.widths, self.heights = _index_manifest(manifest)
         self.offsets = _load_array(self.root / INK_OFFSETS_FILE)
         self.ink_xy = _load_array(self.root / INK_XY_FILE, mmap_mode="r")
         if len(self.offsets) != len(self.records) + 1:
@@ -226,12 +420,12 @@ class Dataset:
                 raise PointdiffError(f"{self.root}: {INK_RGB_FILE} is {self.ink_rgb.dtype} {self.ink_rgb.shape}, expected uint8 ({len(self.ink_xy)}, 3); ingest it again")
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._ids)
 
     @property
     def ids(self) -> list[str]:
-        """Sample ids in order."""
-        return [r.id for r in self.records]
+        """Sample ids in order (a new list: changing it changes nothing here)."""
+        return list(self._ids)
 
     @property
     def color(self) -> bool:
@@ -267,17 +461,7 @@ class Dataset:
         ``where_from`` is ``"summary"``, ``"caption"``, ``"source"`` or ``"none"``.
         """
         summaries, captions = self.summaries(), self.captions()
-        out: list[tuple[str | None, str]] = []
-        for r in self.records:
-            if r.id in summaries:
-                out.append((summaries[r.id], "summary"))
-            elif r.id in captions:
-                out.append((captions[r.id], "caption"))
-            elif r.caption:
-                out.append((r.caption, "source"))
-            else:
-                out.append((None, "none"))
-        return out
+        return [_text_of(r, summaries, captions) for r in self.records]
 
     def text_lists(self) -> list[tuple[list[str], str]]:
         """Per sample, every text it trains with and where they come from (as :meth:`texts`).
@@ -286,18 +470,34 @@ class Dataset:
         its caption and its ``alt_captions`` (several phrasings of one picture teach the model
         the words, not one sentence). Empty texts are left out; a sample without any has ``[]``.
         """
-        out: list[tuple[list[str], str]] = []
-        for r, (text, source) in zip(self.records, self.texts()):
+        return list(self.iter_text_lists())
+
+    def iter_text_lists(self) -> Iterator[tuple[list[str], str]]:
+        """:meth:`text_lists` one sample at a time, in one pass over the manifest."""
+        summaries, captions = self.summaries(), self.captions()
+        for r in self.records:
+            text, source = _text_of(r, summaries, captions)
             texts = [text, *r.alt_captions] if source == "source" else [text]
-            out.append(([t for t in dict.fromkeys(texts) if t and t.strip()], source))
-        return out
+            yield [t for t in dict.fromkeys(texts) if t and t.strip()], source
 
     def fingerprint(self) -> str:
         """A short hash of the samples (manifest and ink layout): what a model was trained on."""
         h = hashlib.sha256()
-        h.update((self.root / MANIFEST_FILE).read_bytes())
+        for block in self.records.blocks():  # the manifest this dataset opened, in blocks: a 100k-image one is tens of MB
+            h.update(block)
         h.update(self.offsets.tobytes())
         return h.hexdigest()[:16]
+
+
+def _text_of(r: Record, summaries: dict[str, str], captions: dict[str, str]) -> tuple[str | None, str]:
+    """A sample's text and where it is from: summary > generated caption > original caption (see :meth:`Dataset.texts`)."""
+    if r.id in summaries:
+        return summaries[r.id], "summary"
+    if r.id in captions:
+        return captions[r.id], "caption"
+    if r.caption:
+        return r.caption, "source"
+    return None, "none"
 
 
 # Above this many ink points (8 bytes each in RAM), a dataset's sampler reads pictures from disk
@@ -336,8 +536,8 @@ class PointSampler:
         """
         idx = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
         counts = (ds.offsets[idx + 1] - ds.offsets[idx]).astype(np.int64)
-        width = np.asarray([ds.records[i].width for i in idx], dtype=np.float32)
-        height = np.asarray([ds.records[i].height for i in idx], dtype=np.float32)
+        width = ds.widths[idx].astype(np.float32)
+        height = ds.heights[idx].astype(np.float32)
         if stream or (stream is None and counts.sum() > STREAM_ABOVE_POINTS):
             rgb = ds.root / INK_RGB_FILE if ds.color else None
             return StreamedPointSampler(ds.root / INK_XY_FILE, ds.offsets[idx].astype(np.int64), counts, width, height, rgb)
@@ -436,18 +636,14 @@ class _RawArray:
         self._row_bytes = dtype.itemsize * columns
         self._fd: int | None = None
         self._pid = -1
+        self._lock = threading.Lock()
 
     def read(self, start: int, count: int) -> np.ndarray:
         """``count`` rows from row ``start``: [count, columns]."""
         if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own descriptor
             self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
         nbytes = count * self._row_bytes
-        offset = self._data_start + start * self._row_bytes
-        if hasattr(os, "pread"):
-            buf = os.pread(self._fd, nbytes, offset)
-        else:  # Windows has no pread
-            os.lseek(self._fd, offset, os.SEEK_SET)
-            buf = os.read(self._fd, nbytes)
+        buf = _pread(self._fd, nbytes, self._data_start + start * self._row_bytes, self._lock)
         if len(buf) != nbytes:
             raise PointdiffError(f"{self.path} ended early; the dataset is damaged: ingest it again")
         return np.frombuffer(buf, dtype=self.dtype).reshape(count, self.columns)

@@ -171,23 +171,24 @@ def image_rejection(source: str, error: ImageError) -> Rejection:
     return Rejection(source, kind, detail)
 
 
-def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[str, Record], writer: DatasetWriter, rep: IngestReport) -> bool:
+def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[str, int], writer: DatasetWriter, rep: IngestReport) -> bool:
     """Add one image, as :func:`read_ink` read it, to ``writer`` (True), or record why not (False).
 
     A copy of an image already taken is rejected, but its captions are not lost: those the
     first copy lacks become that sample's ``alt_captions`` (two people captioned one picture).
     Runs in the parent, in candidate order, so which copy is "first" never depends on which
-    worker finished first.
+    worker finished first. ``seen`` maps each taken image's sha256 to its sample index, not to
+    its record (the writer has that on disk): a hash and an index per image, about 180 bytes.
     """
     if read.sha256 is None:  # the bytes could not be read: error is ("unreadable", message)
         rep.rejected.append(Rejection(c.rel, Rejection.UNREADABLE, read.error[1] if read.error else "cannot read the file"))
         return False
     digest = read.sha256
     if digest in seen:
-        first = seen[digest]
+        first = writer.record(seen[digest])  # as published: with the captions earlier copies added
         known = {first.caption, *first.alt_captions}
         new = [t for t in dict.fromkeys([c.caption, *c.alt_captions]) if t and t not in known]
-        first.alt_captions.extend(new)
+        writer.add_captions(seen[digest], new)
         rep.alt_captions += len(new)
         kept = f"; its caption{'s' if len(new) > 1 else ''} joined {first.id}'s" if new else ""
         rep.rejected.append(Rejection(c.rel, Rejection.DUPLICATE, f"same bytes (sha256) as {first.source}{kept}"))
@@ -206,8 +207,7 @@ def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[str, Record
     rep.resized += read.resized
     texts = [t for t in dict.fromkeys(c.alt_captions) if t != c.caption]
     record = Record(id=c.id, source=c.rel, sha256=digest, width=width, height=height, ink_count=len(pixels), caption=c.caption, alt_captions=texts, labels=c.labels)
-    writer.add(record, pixels)
-    seen[digest] = record  # the writer keeps it until close: later copies can still add captions
+    seen[digest] = writer.add(record, pixels)  # later copies add their captions through this index
     rep.alt_captions += len(texts)
     rep.taken += 1
     rep.ink_counts.append(len(pixels))
@@ -233,7 +233,10 @@ def _unrow(row: dict[str, Any], pixels: np.ndarray | None, columns: int) -> InkR
 
 def _resume_key(root: Path, cfg: IngestConfig, found: Found, color: bool) -> str:
     """What a killed run's progress must match to be continued: the settings that shape the ink,
-    and every image to read as it is now (name, id, captions, size and modification time)."""
+    and every image to read as it is now (name, id, captions, size and modification time).
+
+    Hashed as the listing is walked, one candidate at a time: nothing per image is kept.
+    """
     settings = {"format": 1, "pointdiff": __version__, "source": str(root), "threshold": cfg.threshold, "max_size": cfg.max_size, "every": cfg.every, "info": found.info, "color": color}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for c in found.candidates:
@@ -399,17 +402,16 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
             **found.info,
         }
         writer = DatasetWriter(staging, info, color=color)
-        seen: dict[str, Record] = {}
+        seen: dict[str, int] = {}  # sha256 -> sample index of the first copy taken
         described: list[dict[str, Any]] = []  # captions.jsonl rows of the taken samples
         columns = 5 if color else 2
         log = Progress(staging, key, columns=columns) if key is not None else None  # folders only: a built-in renders in seconds
         replayed: Iterator[tuple[Candidate, InkRead]] = iter(())
-        todo: Iterable[Candidate] = found.candidates  # a built-in's are rendered as they are read
+        todo: Iterator[Candidate] = iter(found.candidates)  # one pass, never a list: a built-in's are rendered as they are read
         if log is not None:
-            listed = list(found.candidates)
-            rep.resumed = len(log.rows)
-            replayed = ((c, _unrow(row, pixels, columns)) for (row, pixels), c in zip(log.replay(), listed))
-            todo = listed[rep.resumed :]
+            rep.resumed = log.resumed
+            # zip asks the record first, so the candidate after the last recorded one stays in ``todo``
+            replayed = ((c, _unrow(row, pixels, columns)) for (row, pixels), c in zip(log.replay(), todo))
         rep.workers = 1 if builtin is not None else pool_size(cfg.workers, found.total - rep.resumed)
         try:
             with closing(read_in_order(todo, cfg, rep.workers, color)) as fresh:  # closed at once on an error: no pool outlives it
@@ -423,6 +425,8 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
         finally:  # an error or Ctrl-C keeps the record's flushed part for the next run, and its files closed
             if log is not None:
                 log.close()
+        del seen, todo, replayed  # what the contact sheet below need not keep alive
+        found.candidates = ()
         for r in rep.rejected:
             writer.reject(r)
         writer.info.update(files_seen=rep.files_seen, rejected=len(rep.rejected), skipped_by_every=rep.skipped_by_every)

@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from pointdiff.data.dataset import IMAGES_DIR, Rejection
@@ -119,11 +119,36 @@ class Candidate:
     alt_captions: list[str] = field(default_factory=list)  # more captions of the picture (a metadata list, a built-in's phrasings)
 
 
+class Listing:
+    """A folder's candidates, each held as one compact JSON row and made into a :class:`Candidate` when iterated.
+
+    A Candidate with its Path costs about 700 bytes; its row (name, id, captions, labels) about
+    120 for a one-line caption, so listing a 100k-image folder holds ~12 MB instead of ~70.
+    Iterating again gives equal candidates (the resume key hashes them, then ingest reads them).
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._rows: list[bytes] = []
+
+    def append(self, c: Candidate) -> None:
+        """Keep ``c`` (a folder's: no description)."""
+        self._rows.append(json.dumps([c.rel, c.id, c.caption, c.caption_from, c.labels, c.alt_captions], ensure_ascii=False).encode("utf-8"))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        for row in self._rows:
+            rel, sid, caption, caption_from, labels, alt_captions = json.loads(row)
+            yield Candidate(self.root / rel, rel, sid, caption, caption_from, labels, None, alt_captions)
+
+
 @dataclass
 class Found:
     """What a source offers: the images to try, in order, and what it saw on the way."""
 
-    candidates: Iterable[Candidate]  # lazy for the built-in source: each face is drawn when reached
+    candidates: Iterable[Candidate]  # a folder's Listing; lazy for a built-in source: each face is drawn when reached
     total: int  # how many candidates there are (for progress)
     info: dict[str, Any] = field(default_factory=dict)  # what dataset.json records about the source
     files_seen: int = 0  # every file looked at (images, captions, others)
@@ -160,11 +185,20 @@ def _leaves(p: Path, real_root: Path) -> bool:
     return p.is_symlink() and not p.resolve().is_relative_to(real_root)
 
 
-def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], outside: list[Path]) -> Iterator[tuple[Path, list[Path]]]:
-    """(folder, files) for ``root`` and, if recursive, its subfolders; hidden entries skipped.
+def _is(entry: os.DirEntry[str], kind: str) -> bool:
+    """``entry.is_dir()`` / ``is_file()`` (links followed), False where it cannot be told: as :class:`Path`'s."""
+    try:
+        return entry.is_dir() if kind == "dir" else entry.is_file()
+    except OSError:
+        return False
+
+
+def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], outside: list[Path]) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, names of its files) for ``root`` and, if recursive, its subfolders; hidden entries skipped.
 
     A symbolic link that leaves ``root`` is not followed (a received folder must not make ingest
     read, say, ``~/.ssh`` into a caption): it goes to ``outside`` instead. Links within are followed.
+    Files are named, not made Paths: a folder of 100k images is 100k short strings here.
     """
     real_root = root.resolve()
     stack, visited = [root], set()
@@ -173,45 +207,52 @@ def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], o
         if folder.resolve() in visited:  # a symlink loop must not walk forever
             continue
         visited.add(folder.resolve())
-        files, subdirs = [], []
+        files: list[str] = []
+        subdirs: list[Path] = []
         try:
-            entries = list(folder.iterdir())
+            with os.scandir(folder) as entries:
+                for e in entries:
+                    if e.name.startswith(".") or (exclude is not None and e.name == exclude.name and folder / e.name == exclude):
+                        continue
+                    if e.is_symlink() and _leaves(folder / e.name, real_root) and (recursive or not _is(e, "dir")):
+                        outside.append(folder / e.name)
+                    elif _is(e, "dir"):
+                        subdirs.append(folder / e.name)
+                    elif _is(e, "file"):
+                        files.append(e.name)
         except OSError as e:
             notes.append(f"cannot read folder {folder}: {e.strerror or e}")
             continue
-        for p in entries:
-            if p.name.startswith(".") or (exclude is not None and p == exclude):
-                continue
-            if _leaves(p, real_root) and (recursive or not p.is_dir()):
-                outside.append(p)
-                continue
-            if p.is_dir():
-                subdirs.append(p)
-            elif p.is_file():
-                files.append(p)
-        yield folder, sorted(files, key=lambda p: natural_key(p.name))
+        files.sort(key=natural_key)
+        yield folder, files
         if recursive:
             stack.extend(sorted(subdirs, key=lambda p: natural_key(p.name), reverse=True))
 
 
-def _read_metadata(path: Path, root: Path, notes: list[str]) -> dict[str, dict[str, Any]]:
-    """Rows of one metadata.jsonl by image path relative to ``root``; bad lines become notes."""
+def _read_metadata(path: Path, root: Path, notes: list[str]) -> dict[str, str]:
+    """The rows of one metadata.jsonl by image path relative to ``root``, each as its line of JSON; bad lines become notes.
+
+    A line is kept as text (a quarter of its parsed dict) and parsed again when its image's
+    candidate is made. Read line by line, split as ``str.splitlines`` splits.
+    """
     base = path.parent
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, str] = {}
     where = path.relative_to(root).as_posix()
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            notes.append(f"{where}:{n}: not valid JSON, line ignored")
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("file_name"), str):
-            notes.append(f"{where}:{n}: no \"file_name\", line ignored")
-            continue
-        rel = Path(os.path.relpath(os.path.normpath(base / row["file_name"]), root)).as_posix()
-        rows[rel] = row
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        lines = (piece for physical in f for piece in physical.splitlines())  # a physical line is never empty
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                notes.append(f"{where}:{n}: not valid JSON, line ignored")
+                continue
+            if not isinstance(row, dict) or not isinstance(row.get("file_name"), str):
+                notes.append(f"{where}:{n}: no \"file_name\", line ignored")
+                continue
+            rel = Path(os.path.relpath(os.path.normpath(base / row["file_name"]), root)).as_posix()
+            rows[rel] = line
     return rows
 
 
@@ -230,10 +271,15 @@ def _texts(value: Any) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
 
 
-def _caption(c: Candidate, metadata: dict[str, dict[str, Any]], real_root: Path) -> None:
-    """Attach caption and labels: metadata.jsonl first, then a sidecar .txt / .caption (not one that links outside ``real_root``)."""
-    row = metadata.get(c.rel)
-    if row is not None:
+def _caption(c: Candidate, metadata: dict[str, str], real_root: Path) -> None:
+    """Attach caption and labels: metadata.jsonl first, then a sidecar .txt / .caption (not one that links outside ``real_root``).
+
+    The metadata row used is taken out of ``metadata`` (each image is captioned once), so its
+    text is freed as the candidate's own row is made.
+    """
+    line = metadata.pop(c.rel, None)
+    if line is not None:
+        row = json.loads(line)  # valid: _read_metadata kept only rows that parse
         c.labels = {k: v for k, v in row.items() if k not in ("file_name", *CAPTION_KEYS)}
         texts = next((t for t in (_texts(row.get(k)) for k in CAPTION_KEYS) if t), [])
         if texts:
@@ -252,56 +298,61 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
     """The images of ``root`` to try (after ``every``); caption files consumed, other files rejected.
 
     ``exclude`` is a path never read (the dataset being written, when it lies inside ``root``).
+    Per image only its name is held while the folder is walked, and a :class:`Listing` row after.
     """
     found = Found([], 0, {"recursive": recursive})
-    metadata: dict[str, dict[str, Any]] = {}
-    kept: list[tuple[Path, str]] = []  # (path, rel) of images kept by ``every``
-    others: list[tuple[Path, str]] = []
-    all_images: list[str] = []
+    metadata: dict[str, str] = {}  # image rel -> its metadata.jsonl line
+    all_images: list[str] = []  # rel of every image, in order
+    kept = bytearray()  # per image in all_images: 1 if kept by ``every``
+    others: list[str] = []  # rel of files neither images nor metadata
     outside: list[Path] = []
     for folder, files in _walk(root, recursive, exclude, found.notes, outside):
         found.files_seen += len(files)
-        frames = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-        for k, p in enumerate(frames):
-            rel = p.relative_to(root).as_posix()
-            all_images.append(rel)
-            if k % every == 0:
-                kept.append((p, rel))
+        prefix = "" if folder == root else folder.relative_to(root).as_posix() + "/"
+        k = 0  # frames of this folder so far
+        for name in files:
+            suffix = PurePath(name).suffix
+            if suffix.lower() in IMAGE_EXTENSIONS:
+                all_images.append(prefix + name)
+                kept.append(k % every == 0)
+                found.skipped_by_every += k % every != 0
+                k += 1
+            elif name == METADATA_FILE:
+                metadata.update(_read_metadata(folder / name, root, found.notes))  # deeper files come later and win
+                found.consumed.append(prefix + name)
             else:
-                found.skipped_by_every += 1
-        for p in files:
-            rel = p.relative_to(root).as_posix()
-            if p.name == METADATA_FILE:
-                metadata.update(_read_metadata(p, root, found.notes))  # deeper files come later and win
-                found.consumed.append(rel)
-            elif p.suffix.lower() not in IMAGE_EXTENSIONS:
-                others.append((p, rel))
-    unread = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p != exclude] if not recursive else []
+                others.append(prefix + name)
+    unread = [e.name for e in os.scandir(root) if not e.name.startswith(".") and _is(e, "dir") and root / e.name != exclude] if not recursive else []
     if unread:
-        found.notes.append(f"{len(unread)} subfolder(s) not read, e.g. {unread[0].name}/; add --recursive to include them")
+        found.notes.append(f"{len(unread)} subfolder(s) not read, e.g. {unread[0]}/; add --recursive to include them")
 
-    stems = {rel.rsplit(".", 1)[0] for rel in all_images}
-    for p, rel in others:
+    stems = {rel.rsplit(".", 1)[0] for rel in all_images} if any(PurePath(rel).suffix.lower() in SIDECAR_EXTENSIONS for rel in others) else set()
+    for rel in others:
+        p = PurePath(rel)
         if p.suffix.lower() in SIDECAR_EXTENSIONS and rel.rsplit(".", 1)[0] in stems:
             found.consumed.append(rel)
         elif p.suffix.lower() in SIDECAR_EXTENSIONS:
             found.rejected.append(Rejection(rel, Rejection.NOT_IMAGE, f"a caption file with no image named {p.stem}.*"))
         else:
             found.rejected.append(Rejection(rel, Rejection.NOT_IMAGE, f"extension {p.suffix or '(none)'} is not one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}"))
+    del stems
     for p in outside:
         found.rejected.append(Rejection(p.relative_to(root).as_posix(), Rejection.OUTSIDE, f"a symbolic link to {p.resolve()}, outside the source folder: not followed (copy it in to use it)"))
-    unmatched = sorted(set(metadata) - set(all_images))
+    unmatched = sorted(set(metadata).difference(all_images))
     if unmatched:
         found.notes.append(f"{METADATA_FILE}: {len(unmatched)} row(s) name files not found, e.g. {unmatched[0]}")
 
     # Ids depend on file names only (not on which files turn out bad), so they are stable.
     used: set[str] = set()
-    ids = {rel: _unique_id(rel.rsplit(".", 1)[0], used) for rel in all_images}
-    candidates = [Candidate(p, rel, ids[rel]) for p, rel in kept]
+    listing = Listing(root)
     real_root = root.resolve()
-    for c in candidates:
-        _caption(c, metadata, real_root)
-    found.candidates, found.total = candidates, len(candidates)
+    for rel, keep in zip(all_images, kept):
+        sid = _unique_id(rel.rsplit(".", 1)[0], used)
+        if keep:
+            c = Candidate(root / rel, rel, sid)
+            _caption(c, metadata, real_root)
+            listing.append(c)
+    found.candidates, found.total = listing, len(listing)
     return found
 
 

@@ -138,21 +138,23 @@ class Progress:
     pixels of those that have some (``row["ink"]`` pixels each) are buffered and flushed every
     :data:`RESUME_EVERY` rows: the pixels are made durable first, then the rows, so a row on
     disk always has its pixels. On opening a folder that has a record, a torn tail (a kill in
-    mid-flush) is cut back to the last row whose pixels are all there.
+    mid-flush) is cut back to the last row whose pixels are all there. The record is read from
+    disk as it is replayed, never held: continuing a 100k-image run costs no memory per image.
 
     Usage::
 
         progress = Progress(staging, key)
-        for row, pixels in progress.replay(): ...   # what a killed run already did
+        progress.resumed                            # how many inputs a killed run consumed
+        for row, pixels in progress.replay(): ...   # what it did with each
         progress.add(row, pixels)                   # each new input
         progress.finish()                           # done: the record goes, before the folder is published
     """
 
     def __init__(self, staging: Path, key: str, every: int = RESUME_EVERY, columns: int = 2):
         self.root, self.every, self.columns = Path(staging), every, columns  # columns: uint16 values per pixel (5 in colour)
-        self.rows: list[dict[str, Any]] = []  # rows found on disk: the inputs a killed run consumed
+        self.resumed = 0  # rows found on disk: the inputs a killed run consumed
         if _key_of(self.root) == key:
-            self.rows = self._load()
+            self.resumed = self._load()
         else:
             for name in (RESUME_LOG_FILE, RESUME_INK_FILE):
                 (self.root / name).unlink(missing_ok=True)
@@ -162,32 +164,45 @@ class Progress:
         self._rows: list[bytes] = []
         self._pixels: list[bytes] = []
 
-    def _load(self) -> list[dict[str, Any]]:
-        """The whole rows on disk whose pixels are all on disk; both files cut to exactly those."""
+    def _load(self) -> int:
+        """How many whole rows on disk have all their pixels on disk; both files cut to exactly those."""
         log, ink = self.root / RESUME_LOG_FILE, self.root / RESUME_INK_FILE
-        data = log.read_bytes() if log.exists() else b""
         have = (ink.stat().st_size // (2 * self.columns)) if ink.exists() else 0
-        rows: list[dict[str, Any]] = []
-        kept = need = 0  # bytes of the log kept, pixels those rows own
-        for line in data.split(b"\n")[:-1]:  # the part after the last newline is torn
-            try:
-                row = json.loads(line)
-            except ValueError:
-                break
-            if not isinstance(row, dict) or need + int(row.get("ink", 0)) > have:
-                break
-            rows.append(row)
-            need += int(row.get("ink", 0))
-            kept += len(line) + 1
-        for path, size in ((log, kept), (ink, need * 2 * self.columns)):
-            with open(path, "ab") as f:
-                f.truncate(size)
-        return rows
+        count = kept = need = 0  # rows kept, bytes of the log they take, pixels they own
+        with open(log, "ab+") as f:  # created if missing
+            f.seek(0)
+            for line in f:  # one line at a time: the record of a large run is never held whole
+                if not line.endswith(b"\n"):
+                    break  # the part after the last newline is torn
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    break
+                if not isinstance(row, dict) or need + int(row.get("ink", 0)) > have:
+                    break
+                count += 1
+                need += int(row.get("ink", 0))
+                kept += len(line)
+            f.truncate(kept)
+        with open(ink, "ab") as f:
+            f.truncate(need * 2 * self.columns)
+        return count
+
+    def _logged(self) -> Iterator[dict[str, Any]]:
+        """The rows a killed run recorded, read from disk in order."""
+        with open(self.root / RESUME_LOG_FILE, "rb") as f:
+            for _, line in zip(range(self.resumed), f):
+                yield json.loads(line)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows a killed run recorded (read from disk: for a look, not for replaying a large record)."""
+        return list(self._logged())
 
     def replay(self) -> Iterator[tuple[dict[str, Any], np.ndarray | None]]:
         """The recorded rows in order, each with its pixels (uint16 [K, columns]; None for a row without ink)."""
         with open(self.root / RESUME_INK_FILE, "rb") as f:
-            for row in self.rows:
+            for row in self._logged():
                 n = int(row.get("ink", 0))
                 yield row, (np.frombuffer(f.read(2 * self.columns * n), dtype="<u2").reshape(n, self.columns) if n else None)
 

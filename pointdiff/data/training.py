@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -110,30 +111,50 @@ def embedded_rows(ds: Dataset, ids: list[str], first_only: bool = False) -> list
     return [(k, r) for k, r in pairs if not (r in seen or seen.add(r))]
 
 
+def _picture_rows(ds: Dataset, ids: list[str]) -> np.ndarray:
+    """The dataset row of each embedded id, int64 [M]; -1 for an id the dataset does not have (8 bytes a row, not a tuple's 120)."""
+    row = {sample_id: k for k, sample_id in enumerate(ds.ids)}
+    return np.fromiter((row.get(sample_id, -1) for sample_id in ids), dtype=np.int64, count=len(ids))
+
+
 def load_training_data(path: str | Path) -> TrainingData:
-    """A dataset folder (with ``embeddings.safetensors``) or a reference ``.pt`` file."""
+    """A dataset folder (with ``embeddings.safetensors``) or a reference ``.pt`` file.
+
+    What it holds per sample, besides the points (:meth:`PointSampler.from_dataset`) and the
+    vectors (safetensors maps them from the embeddings file: their pages are the file's, read
+    as batches draw them, and the kernel can drop them again): each text (for sample grids)
+    and a few integers. The per-text index the check needs (ids, hashes) goes before the points
+    are loaded, so it never adds to their peak.
+    """
     path = Path(path)
     if path.suffix == ".pt" and path.is_file():
         return load_reference_data(path)
     ds = Dataset(path)
     if not (path / EMBEDDINGS_FILE).exists():
         raise PointdiffError(f"{path} has no text embeddings yet; run `pointdiff embed` first (training needs a vector per caption)")
-    texts = dataset_texts(ds)
-    emb, encoder, ids = load_dataset_embeddings(path, current=texts)
-    rows = embedded_rows(ds, ids)
-    if len(rows) != len(ids):
+    current = dataset_texts(ds)
+    texts = current.texts  # load_dataset_embeddings checks that they are the embedded ones
+    emb, encoder, ids = load_dataset_embeddings(path, current=current)
+    del current
+    rows = _picture_rows(ds, ids)
+    if (rows < 0).any():
         raise PointdiffError(f"{path}: embeddings name samples that are not in the dataset; run `pointdiff embed --force`")
+    fingerprint = training_fingerprint(ds.fingerprint(), encoder, ids)
+    del ids
     # Each picture is read once however many texts it has: its sampler row is its first appearance.
-    pictures = list(dict.fromkeys(r for _, r in rows))
-    slot = {r: k for k, r in enumerate(pictures)}
+    found, first = np.unique(rows, return_index=True)
+    pictures = found[np.argsort(first, kind="stable")]
+    slot = np.empty(len(ds), dtype=np.int64)
+    slot[pictures] = np.arange(len(pictures))
     # In embedding order; the whole dataset in its own order is read in one piece instead of per sample.
-    sampler = PointSampler.from_dataset(ds, None if pictures == list(range(len(ds))) else pictures)
+    whole = len(pictures) == len(ds) and bool((pictures == np.arange(len(ds))).all())
+    sampler = PointSampler.from_dataset(ds, None if whole else pictures)
     return TrainingData(
         sampler=sampler,
         cond=emb.float(),
         encoder=encoder,
-        fingerprint=training_fingerprint(ds.fingerprint(), encoder, ids),
+        fingerprint=fingerprint,
         source=str(path),
-        texts=texts.texts,  # load_dataset_embeddings checked that they are the embedded ones
-        picture=torch.tensor([slot[r] for _, r in rows], dtype=torch.long),
+        texts=texts,
+        picture=torch.from_numpy(slot[rows]),
     )

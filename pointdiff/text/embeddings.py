@@ -195,7 +195,7 @@ class DatasetTexts:
 def dataset_texts(ds: Dataset) -> DatasetTexts:
     """Each sample's texts (summary > generated caption > source captions), split from those without."""
     out = DatasetTexts([], [], [], [])
-    for sample_id, (texts, source) in zip(ds.ids, ds.text_lists()):
+    for sample_id, (texts, source) in zip(ds.ids, ds.iter_text_lists()):
         if not texts:
             out.missing.append(sample_id)
         for text in texts:

@@ -38,3 +38,11 @@ def test_peak_rss_reads_what_the_child_touched() -> None:
     # Linux carries the parent's peak over fork and exec, so the child must outgrow pytest's
     big, _ = bench.peak_rss([sys.executable, "-c", "b = bytearray(600_000_000); b[::4096] = b'x' * len(b[::4096])"])
     assert 570 <= big < 900  # MiB: the 572 MiB the child touched, plus the interpreter
+
+
+def test_growth_per_image_is_the_slope_from_the_smallest_size_to_the_largest() -> None:
+    bench = _load()
+    results = {10_000: {"ingest": (300.0, 9.0), "train": (500.0, 1.0)}, 1000: {"ingest": (291.0, 4.0), "train": (500.0, 1.0)}}
+    slope = bench.growth_per_image(results)
+    assert slope == {"ingest": 9 * 2**20 / 9000, "train": 0.0}  # 9 MiB over 9,000 images: 1,048.6 bytes each
+    assert bench.growth_per_image({1000: results[1000]}) == {}  # one size: no slope

@@ -1,7 +1,9 @@
-"""The dataset folder: rejections as written, and the sampler's points (the one pixel -> point mapping)."""
+"""The dataset folder: rejections as written, the manifest read lazily and written as a stream, and the sampler's points (the one pixel -> point mapping)."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from pointdiff.data.dataset import Dataset, DatasetWriter, PointSampler, Record,
 from pointdiff.data.images import pixel_size, pixels_to_points, points_to_pixels
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.errors import PointdiffError
-from pointdiff.store import read_jsonl
+from pointdiff.store import read_json, read_jsonl, write_jsonl
 
 SIZES = [(200, 100), (64, 300), (77, 77), (5, 1)]  # wide, tall, square, tiny: (width, height)
 
@@ -142,3 +144,99 @@ def test_sampler_draws_only_ink_pixels_of_the_right_sample(ingested: Dataset) ->
         px = np.rint(points_to_pixels(pts, r.width, r.height)).astype(int)
         ink = {tuple(p) for p in ingested.pixels(i).tolist()}
         assert {tuple(p) for p in px.tolist()} <= ink
+
+
+# ----------------------------------------------------------------------------- the manifest, read lazily
+
+MANIFEST_ROWS = [
+    {"id": "a", "source": "a.png", "sha256": "0" * 64, "width": 3, "height": 2, "ink_count": 1, "caption": "un café ☕", "alt_captions": ["another", "a third"], "labels": {"pose": "left", "yaw": -12.5}},
+    {"id": "b", "source": "sub/b.png", "sha256": "1" * 64, "width": 5, "height": 7, "ink_count": 2},  # a row from before alt_captions and labels
+    {"id": "c", "source": "c.png", "sha256": "2" * 64, "width": 1, "height": 9, "ink_count": 1, "caption": None, "alt_captions": [], "labels": {}, "frame": 12, "by": {"source": "x"}},
+]
+
+
+def _manifest_folder(root: Path, text: str, samples: int) -> Path:
+    """A dataset folder with this manifest text and ink arrays for ``samples`` samples."""
+    root.mkdir()
+    (root / "manifest.jsonl").write_bytes(text.encode("utf-8"))
+    np.save(root / "ink_offsets.npy", np.arange(samples + 1, dtype=np.int64))
+    np.save(root / "ink_xy.npy", np.zeros((samples, 2), np.uint16))
+    return root
+
+
+@pytest.mark.parametrize("block", [7, 150, 1 << 20])  # a line longer than a read, lines across reads, all in one
+def test_lazy_records_are_the_records_parsing_the_whole_manifest_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(dataset_module.Records, "_BLOCK", block)
+    lines = [json.dumps(r, ensure_ascii=False) for r in MANIFEST_ROWS]
+    text = lines[0] + "\n\n" + lines[1] + "\r\n   \n" + lines[2] + '\n{"id": "d", "sou'  # blank lines, CRLF, a torn tail
+    root = _manifest_folder(tmp_path / "ds", text, 3)
+    eager = [Record.from_json(r) for r in read_jsonl(root / "manifest.jsonl")]  # how the manifest was read before
+    assert len(eager) == 3 and eager[2].extra == {"frame": 12, "by": {"source": "x"}} and eager[1].alt_captions == []
+    ds = Dataset(root)
+    assert len(ds) == len(ds.records) == 3
+    assert list(ds.records) == eager
+    assert [ds.records[i] for i in (2, 0, 1, -1)] == [eager[2], eager[0], eager[1], eager[2]]
+    assert ds.records[1:] == eager[1:] and ds.records[::-1] == eager[::-1]
+    assert ds.ids == ["a", "b", "c"] and ds.widths.tolist() == [3, 5, 1] and ds.heights.tolist() == [2, 7, 9]
+    assert ds.text_lists() == [(["un café ☕", "another", "a third"], "source"), ([], "none"), ([], "none")]
+    with pytest.raises(IndexError):
+        ds.records[3]
+    ds.records[0].alt_captions.append("lost")  # a record is a copy: the dataset is unchanged
+    assert ds.records[0] == eager[0]
+
+
+def test_a_damaged_manifest_is_refused_at_its_line(tmp_path: Path) -> None:
+    good = json.dumps(MANIFEST_ROWS[1])
+    _manifest_folder(tmp_path / "json", f"{good}\n{{oops\n{good}\n", 2)
+    with pytest.raises(PointdiffError, match=r"manifest.jsonl:2: not valid JSON"):
+        Dataset(tmp_path / "json")
+    row = {k: v for k, v in MANIFEST_ROWS[1].items() if k != "width"}
+    _manifest_folder(tmp_path / "field", f"{good}\n{json.dumps(row)}\n", 2)
+    with pytest.raises(PointdiffError, match=r"manifest.jsonl:2: not a sample"):
+        Dataset(tmp_path / "field")
+
+
+def test_records_are_read_from_the_manifest_the_dataset_opened(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds")
+    before = list(ds.records)
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps({**r.to_json(), "caption": "replaced"}) + "\n" for r in before))
+    os.replace(other, tmp_path / "ds" / "manifest.jsonl")  # as a new ingest swaps a dataset in
+    assert list(ds.records) == before and ds.records[2] == before[2]
+    assert [r.caption for r in Dataset(tmp_path / "ds").records] == ["replaced"] * len(before)
+
+
+def test_the_writer_streams_rows_and_joins_later_captions_byte_for_byte(tmp_path: Path) -> None:
+    records = [
+        Record(id="a", source="a.png", sha256="a" * 64, width=4, height=3, ink_count=0, caption="first", alt_captions=["premier"], labels={"k": [1, 2.5]}),
+        Record(id="b", source="b.png", sha256="b" * 64, width=2, height=2, ink_count=0, caption="deux\u2028lignes", extra={"frame": 3}),
+        Record(id="c", source="c.png", sha256="c" * 64, width=1, height=5, ink_count=0),
+    ]
+    w = DatasetWriter(tmp_path / "ds", {"source": "test"})
+    assert [w.add(r, np.ones((k + 1, 2), np.uint16)) for k, r in enumerate(records)] == [0, 1, 2]
+    w.add_captions(0, ["a copy's caption"])
+    w.add_captions(0, ["another copy's", "and one more"])
+    w.add_captions(2, [])
+    assert w.record(0).alt_captions == ["premier", "a copy's caption", "another copy's", "and one more"]  # as it will be published
+    assert w.record(1) == records[1] and len(w) == 3
+    w.close()
+    records[0].alt_captions += ["a copy's caption", "another copy's", "and one more"]  # what holding every record until close gave
+    write_jsonl(tmp_path / "eager.jsonl", (r.to_json() for r in records))
+    assert (tmp_path / "ds" / "manifest.jsonl").read_bytes() == (tmp_path / "eager.jsonl").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["dataset.json", "ink_offsets.npy", "ink_xy.npy", "manifest.jsonl", "rejected.jsonl"]  # no temporaries left
+    ds = Dataset(tmp_path / "ds")
+    assert list(ds.records) == records and ds.records[1].caption == "deux\u2028lignes"  # a line separator inside a caption is not a line break
+    assert ds.offsets.tolist() == [0, 1, 3, 6] and read_json(tmp_path / "ds" / "dataset.json")["num_samples"] == 3
+
+
+def test_records_survive_a_trip_to_another_process(tmp_path: Path) -> None:
+    import pickle
+
+    ds = write_dataset(tmp_path / "ds")
+    fingerprint = ds.fingerprint()
+    copy = pickle.loads(pickle.dumps(ds.records))  # what a spawned worker would get: the file opened again
+    assert list(copy) == list(ds.records) and copy[1] == ds.records[1]
+    import hashlib
+
+    whole = hashlib.sha256((tmp_path / "ds" / "manifest.jsonl").read_bytes() + ds.offsets.tobytes()).hexdigest()[:16]
+    assert fingerprint == whole  # the manifest hashed in blocks: the fingerprint runs recorded before

@@ -86,3 +86,22 @@ def test_render_builtin_glyphs_records_its_settings_only(tmp_path: Path) -> None
     assert all(len(c.alt_captions) == 4 for c in drawn)
     assert [c.id for c in drawn] == ["glyph-00000", "glyph-00002", "glyph-00004"]
     assert all(c.path.is_file() and c.caption and c.labels["character"] and c.caption_from == "builtin:glyphs" and c.description is None for c in drawn)
+
+
+def test_a_folder_listing_gives_the_same_candidates_each_time_it_is_read(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for name in ("b10.png", "b2.png", "sub/c.png"):
+        draw(src / name)
+    (src / "b2.txt").write_text("from a sidecar")
+    rows = [{"file_name": "b10.png", "text": ["one", "two"], "pose": {"yaw": 1.5}}, {"file_name": "sub/c.png", "caption": "café"}]
+    (src / "metadata.jsonl").write_text(json.dumps(rows[0]) + "\n\n" + json.dumps(rows[1], ensure_ascii=False) + "\n{bad\n", encoding="utf-8")
+    found = scan_folder(src, recursive=True)
+    first, again = list(found.candidates), list(found.candidates)  # the resume key reads it, then ingest does
+    assert first == again and len(found.candidates) == found.total == 3
+    got = [(c.path, c.rel, c.id, c.caption, c.alt_captions, c.caption_from, c.labels) for c in first]
+    assert got == [
+        (src / "b2.png", "b2.png", "b2", "from a sidecar", [], "sidecar .txt", {}),
+        (src / "b10.png", "b10.png", "b10", "one", ["two"], "metadata.jsonl", {"pose": {"yaw": 1.5}}),
+        (src / "sub" / "c.png", "sub/c.png", "sub/c", "café", [], "metadata.jsonl", {}),
+    ]
+    assert found.notes == ["metadata.jsonl:4: not valid JSON, line ignored"]  # blank lines count in the numbering

@@ -68,7 +68,7 @@ def test_progress_replays_what_was_flushed_and_cuts_a_torn_tail(tmp_path: Path) 
     log.write_bytes(b"\n".join(lines[:6]) + b"\n" + lines[6][:5])
     ink.write_bytes(ink.read_bytes()[: 4 * (2 + 4 + 3)])  # rows 1 and 3 whole, 3 of row 5's 6 pixels
     progress = Progress(tmp_path, "key", every=4)
-    assert [row["n"] for row in progress.rows] == [0, 1, 2, 3, 4]  # row 5 lacks pixels: it and all after are redone
+    assert progress.resumed == 5 and [row["n"] for row in progress.rows] == [0, 1, 2, 3, 4]  # row 5 lacks pixels: it and all after are redone
     assert log.read_bytes().count(b"\n") == 5 and ink.stat().st_size == 4 * (2 + 4)  # cut to exactly those
     progress.add({"n": 5, "ink": 1}, np.zeros((1, 2), np.uint16))
     progress.flush()

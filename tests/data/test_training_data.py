@@ -129,3 +129,23 @@ def test_a_changed_alternative_caption_makes_the_embeddings_stale(shapes_dataset
     ds = _with_alt_captions(ds, {first: ["a changed phrasing"]})
     with pytest.raises(PointdiffError, match=r"out of date \(texts: 1 changed\)"):
         load_training_data(ds.root)
+
+
+def test_a_sample_without_text_is_left_out_and_each_row_draws_its_own_picture(shapes_dataset: Dataset) -> None:
+    from pointdiff.store import write_jsonl
+
+    rows = [r.to_json() for r in shapes_dataset.records]
+    rows[1]["caption"] = None  # no text: not embedded, not trained on
+    rows[2]["alt_captions"] = ["two texts for this one"]
+    write_jsonl(shapes_dataset.root / "manifest.jsonl", rows)
+    ds = Dataset(shapes_dataset.root)
+    add_embeddings(ds)
+    data = load_training_data(ds.root)
+    n = len(ds)
+    assert data.num_pictures == n - 1 and len(data.cond) == n
+    assert data.picture.dtype == torch.long and data.picture.tolist() == [0, 1, 1, *range(2, n - 1)]
+    assert data.texts[1:3] == [rows[2]["caption"], "two texts for this one"]
+    full = PointSampler.from_dataset(ds)
+    for k, j in enumerate([0, *range(2, n)]):  # sampler row k holds dataset sample j's points
+        assert torch.equal(data.sampler.points[data.sampler.offsets[k] : data.sampler.offsets[k + 1]], full.points[full.offsets[j] : full.offsets[j + 1]])
+    assert torch.equal(data.sampler.pixel_half, full.pixel_half[[0, *range(2, n)]])
