@@ -21,7 +21,7 @@ from dataclasses import replace
 import torch
 
 from pointdiff.config import load_config, preset_path
-from pointdiff.data.dataset import PointSampler
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.training import TrainingData
 from pointdiff.flow.model import VelocityModel
 from pointdiff.recipe import TrainConfig

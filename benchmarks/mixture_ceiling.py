@@ -22,7 +22,8 @@ import argparse
 
 import torch
 
-from pointdiff.data.dataset import Dataset, PointSampler
+from pointdiff.data.dataset import Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.evaluate.labelled import FACES
 from pointdiff.evaluate.sets import get_scorer
 from pointdiff.metrics import label_accuracy

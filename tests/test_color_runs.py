@@ -15,7 +15,8 @@ from torch import nn
 
 import pointdiff
 from pointdiff.checkpoint import load_run
-from pointdiff.data.dataset import Dataset, PointSampler
+from pointdiff.data.dataset import Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.images import values_to_rgb
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.evaluate import EvalConfig, evaluate_run

@@ -24,7 +24,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from pointdiff.config import apply, load_config
-from pointdiff.data.dataset import Dataset, DatasetWriter, PointSampler, Record, Rejection
+from pointdiff.data.dataset import Dataset, DatasetWriter, Record, Rejection
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.images import ImageError, ink_pixels, load_grayscale, pixel_size, pixels_to_points, points_to_pixels
 from pointdiff.data.ingest import IngestConfig, image_rejection
 from pointdiff.embedding import EmbedConfig

@@ -47,7 +47,8 @@ from typing import Any
 import numpy as np
 
 from pointdiff import __version__
-from pointdiff.data.dataset import CAPTIONS_FILE, CONTACT_SHEET_FILE, Dataset, DatasetWriter, PointSampler, Record, Rejection
+from pointdiff.data.dataset import CAPTIONS_FILE, CONTACT_SHEET_FILE, Dataset, DatasetWriter, Record, Rejection
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.images import IMAGE_EXTENSIONS, ImageError, InkRead, init_worker, read_ink
 from pointdiff.data.sources import BUILTIN_ONLY, BUILTIN_PREFIX, DESCRIBED_BY, BuiltinSettings, Candidate, Found, builtin_names, parse_source, render_builtin, scan_folder
 from pointdiff.data.staging import Progress, check_out, staged

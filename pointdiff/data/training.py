@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
+from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.errors import PointdiffError
 from pointdiff.store import sha256_bytes, sha256_file
 from pointdiff.text.embeddings import EncoderInfo, dataset_texts, load_dataset_embeddings

@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
+from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.training import embedded_rows
 from pointdiff.evaluate.labelled import LabelledSource
 from pointdiff.evaluate.sets import POINT_SEED

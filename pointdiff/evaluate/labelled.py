@@ -27,7 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pointdiff.data.dataset import MANIFEST_FILE, Dataset, PointSampler
+from pointdiff.data.dataset import MANIFEST_FILE, Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.progress import ProgressFn
 
 BUILTIN = "builtin:"

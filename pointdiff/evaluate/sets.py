@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset, PointSampler
+from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.errors import PointdiffError
 from pointdiff.evaluate.labelled import FACES, LabelledSource
 from pointdiff.metrics import ClassifierScorer, NearestCloudScorer, Scorer, chamfer_matrix

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pointdiff.data.dataset import PointSampler
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.images import HALF_EXTENT
 from pointdiff.metrics.distances import chamfer_matrix
 from pointdiff.progress import ProgressFn, report

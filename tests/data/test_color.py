@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pointdiff.data.dataset import INK_RGB_FILE, Dataset, PointSampler, StreamedPointSampler
+from pointdiff.data.dataset import INK_RGB_FILE, Dataset
+from pointdiff.data.sampler import PointSampler, StreamedPointSampler
 from pointdiff.data.images import luminance, read_ink, rgb_to_values, values_to_rgb
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.data.staging import Progress

@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 
 from pointdiff.data import dataset as dataset_module
-from pointdiff.data.dataset import Dataset, DatasetWriter, PointSampler, Record, Rejection, StreamedPointSampler
+from pointdiff.data import sampler as sampler_module
+from pointdiff.data.dataset import Dataset, DatasetWriter, Record, Rejection
+from pointdiff.data.sampler import PointSampler, StreamedPointSampler
 from pointdiff.data.images import pixel_size, pixels_to_points, points_to_pixels
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.errors import PointdiffError
@@ -97,7 +99,7 @@ def test_streamed_sampler_draws_what_the_in_memory_one_draws(tmp_path: Path, jit
 def test_a_dataset_above_the_threshold_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = write_dataset(tmp_path / "ds")
     assert not isinstance(PointSampler.from_dataset(ds), StreamedPointSampler)
-    monkeypatch.setattr(dataset_module, "STREAM_ABOVE_POINTS", int(ds.offsets[-1]) - 1)
+    monkeypatch.setattr(sampler_module, "STREAM_ABOVE_POINTS", int(ds.offsets[-1]) - 1)
     assert isinstance(PointSampler.from_dataset(ds), StreamedPointSampler)
 
 

@@ -10,7 +10,8 @@ import torch
 from tiny_runs import FAKE, TINY, add_embeddings
 
 from pointdiff.checkpoint import read_meta
-from pointdiff.data.dataset import Dataset, PointSampler
+from pointdiff.data.dataset import Dataset
+from pointdiff.data.sampler import PointSampler
 from pointdiff.data.training import embedded_rows, load_reference_data, load_training_data, training_fingerprint
 from pointdiff.errors import PointdiffError
 from pointdiff.text.embeddings import EncoderInfo, read_embeddings
