@@ -123,9 +123,14 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def jsonl_line(row: Mapping[str, Any]) -> str:
+    """One JSONL line: ``row`` as JSON (non-ASCII kept as is) and a newline; every JSONL file pointdiff writes uses it."""
+    return json.dumps(dict(row), ensure_ascii=False) + "\n"
+
+
 def write_jsonl(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write ``rows`` one JSON object per line, atomically (the whole file at once)."""
-    text = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in rows)
+    text = "".join(jsonl_line(r) for r in rows)
     atomic_write_text(path, text)
 
 
@@ -173,7 +178,7 @@ class JsonlAppender:
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Append one row and make it durable before returning."""
-        self._f.write((json.dumps(dict(row), ensure_ascii=False) + "\n").encode("utf-8"))
+        self._f.write(jsonl_line(row).encode("utf-8"))
         self._f.flush()
         os.fsync(self._f.fileno())
 

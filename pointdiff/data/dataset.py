@@ -44,7 +44,7 @@ from typing import Any, overload
 import numpy as np
 
 from pointdiff.errors import PointdiffError
-from pointdiff.store import atomic_path, read_json, read_jsonl, write_json, write_jsonl
+from pointdiff.store import atomic_path, jsonl_line, read_json, read_jsonl, write_json, write_jsonl
 
 FORMAT_VERSION = 1
 INFO_FILE = "dataset.json"
@@ -90,7 +90,7 @@ class Record:
 
 def _manifest_line(record: Record) -> bytes:
     """A record as its line of ``manifest.jsonl``: what :func:`pointdiff.store.write_jsonl` writes for it."""
-    return (json.dumps(record.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+    return jsonl_line(record.to_json()).encode("utf-8")
 
 
 @dataclass
@@ -235,7 +235,7 @@ class DatasetWriter:
                     if more:
                         row = json.loads(line)
                         row["alt_captions"] = [*row["alt_captions"], *more]
-                        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+                        line = jsonl_line(row).encode("utf-8")
                     out.write(line)
                 out.flush()
                 os.fsync(out.fileno())

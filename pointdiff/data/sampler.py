@@ -117,13 +117,12 @@ class StreamedPointSampler(PointSampler):
         self._rgb = _RawArray(Path(rgb_path), np.dtype("u1"), 3) if rgb_path is not None else None
         if self._rgb is not None and self._rgb.rows != self._xy.rows:
             raise PointdiffError(f"{rgb_path} has {self._rgb.rows} colours for {self._xy.rows} ink pixels; the dataset is damaged: ingest it again")
-        shape = (self._xy.rows, 2)
         self.dim = 5 if self._rgb is not None else 2
         self.starts = torch.from_numpy(np.asarray(starts, np.int64))
         self.counts = torch.from_numpy(np.asarray(counts, np.int64))
         if (self.counts <= 0).any():
             raise PointdiffError("a sample has no points")
-        if len(self.counts) and int((self.starts + self.counts).max()) > shape[0]:
+        if len(self.counts) and int((self.starts + self.counts).max()) > self._xy.rows:
             raise PointdiffError(f"{self.path} holds fewer points than the manifest says; the dataset is damaged: ingest it again")
         self.width, self.height = np.asarray(width, np.float32), np.asarray(height, np.float32)
         self.pixel_half = torch.from_numpy(pixel_size(self.width, self.height) / 2)

@@ -28,7 +28,7 @@ import numpy as np
 
 from pointdiff.data.dataset import INFO_FILE, MANIFEST_FILE
 from pointdiff.errors import PointdiffError
-from pointdiff.store import read_json, write_json
+from pointdiff.store import jsonl_line, read_json, write_json
 
 RESUME_KEY_FILE = ".resume.json"  # {"key": ...}: which source and settings the folder is being built from
 RESUME_LOG_FILE = ".resume.jsonl"  # one row per input consumed, in order
@@ -210,7 +210,7 @@ class Progress:
         """Record one more input (``row["ink"]`` must be ``len(pixels)``, 0 without pixels); flushed every ``every`` rows."""
         if int(row.get("ink", 0)) != (0 if pixels is None else len(pixels)):
             raise ValueError(f"row says {row.get('ink', 0)} ink pixels, got {0 if pixels is None else len(pixels)}")
-        self._rows.append((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        self._rows.append(jsonl_line(row).encode("utf-8"))
         if pixels is not None:
             self._pixels.append(np.ascontiguousarray(pixels, dtype="<u2").tobytes())
         if len(self._rows) >= self.every:

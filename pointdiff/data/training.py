@@ -104,8 +104,7 @@ def embedded_rows(ds: Dataset, ids: list[str], first_only: bool = False) -> list
     A sample with several texts has several rows; ``first_only`` keeps only its first (the
     text :meth:`Dataset.texts` shows), one row per picture.
     """
-    row = {sample_id: k for k, sample_id in enumerate(ds.ids)}
-    pairs = [(k, row[sample_id]) for k, sample_id in enumerate(ids) if sample_id in row]
+    pairs = [(k, int(r)) for k, r in enumerate(_picture_rows(ds, ids)) if r >= 0]
     if not first_only:
         return pairs
     seen: set[int] = set()

@@ -110,7 +110,9 @@ def rasterize(clouds: torch.Tensor, grid: int) -> torch.Tensor:
     fu, fv = u - u0, v - v0
     u0, v0 = u0.long(), v0.long()
     # channel 0: density; then, for colour, each colour value / 3 carried by the same weights
-    values = torch.cat([torch.ones(b, p, 1, device=clouds.device), clouds[..., 2:5].float() / HALF_EXTENT], dim=-1) if d >= 5 else torch.ones(b, p, 1, device=clouds.device)
+    values = torch.ones(b, p, 1, device=clouds.device)
+    if d >= 5:
+        values = torch.cat([values, clouds[..., 2:5].float() / HALF_EXTENT], dim=-1)
     c = values.shape[-1]
     img = torch.zeros(b, c, grid * grid, device=clouds.device)
     for du, wu in ((0, 1 - fu), (1, fu)):
