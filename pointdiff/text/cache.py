@@ -18,10 +18,12 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pointdiff.store import JsonlAppender, read_jsonl
 from pointdiff.text.hf import weights_files, weights_sha256
+
+T = TypeVar("T")
 
 KEY_FIELD = "key"
 _SNAPSHOT = re.compile(r"[/\\]snapshots[/\\]([0-9a-f]{40})(?:[/\\]|$)")
@@ -122,3 +124,26 @@ class LazyAppender:
     def __exit__(self, *exc: object) -> None:
         if self._appender is not None:
             self._appender.close()
+
+
+class InOrder(Generic[T]):
+    """Batch results that may arrive out of order, released in batch order.
+
+    Under torchrun a later process's share can finish a round before an earlier one's; the
+    output rows must still come in the order one process writes them, so a result waits here
+    until every batch before it has been released.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, T] = {}
+        self._next = 0  # the first batch not released yet
+
+    def add(self, batch: int, result: T) -> list[tuple[int, T]]:
+        """Keep ``result`` of ``batch``; return ``(batch, result)`` of every batch whose turn has come, in order."""
+        self._waiting[batch] = result
+        ready = []
+        while self._next in self._waiting:
+            ready.append((self._next, self._waiting.pop(self._next)))
+            self._next += 1
+        return ready
+

@@ -45,7 +45,7 @@ from pointdiff.distributed import Distributed, joined
 from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import atomic_write_text, read_jsonl, sha256_file, write_jsonl
-from pointdiff.text.cache import LazyAppender, ResultCache, make_key, text_digest
+from pointdiff.text.cache import InOrder, LazyAppender, ResultCache, make_key, text_digest
 from pointdiff.text.caption_inputs import ImageInput, dataset_images, folder_images
 from pointdiff.text.captioner import DEFAULT_MODEL, Captioner
 from pointdiff.text.generation import GenerationOptions, batched
@@ -228,8 +228,7 @@ class _Ledger:
         self.cache_path, self.progress = cache_path, progress
         self.texts: dict[str, str] = {}
         self.batches: list[list[list[int]]] = []
-        self.stored: dict[int, list[dict[str, Any]]] = {}  # batch -> its cache rows, until the batches before it are written
-        self.next_batch = 0  # the first batch whose rows are not written yet
+        self.in_order: InOrder[list[dict[str, Any]]] = InOrder()  # each batch's cache rows, until the batches before it are written
         self.done = 0
 
     def open(self, held: ExitStack, fingerprint: str | None) -> list[list[list[int]]]:
@@ -272,19 +271,18 @@ class _Ledger:
     def record(self, finished: list[tuple[int, list[tuple[str, bool]]]]) -> None:
         """Store the batches ``finished`` (by index) in the cache now, and write every batch whose turn has come."""
         for b, described in finished:
-            self.stored[b] = [
+            rows = [
                 self.cache.put(self.keys[group[0]], {"text": text, "model": self.cfg.model, "fingerprint": self.fingerprint,
                                                      "prompt_sha": self.prompt_sha, "words": len(text.split()), "stopped": stopped})
                 for group, (text, stopped) in zip(self.batches[b], described)
             ]
             self.done += sum(len(group) for group in self.batches[b])
             self.res.generated += sum(len(group) for group in self.batches[b])
-        while self.next_batch in self.stored:  # under torchrun a later share can arrive first: it waits for its turn
-            for group, row in zip(self.batches[self.next_batch], self.stored.pop(self.next_batch)):
-                self.res.example = self.res.example or (self.items[group[0]].id, row["text"])
-                for k in group:
-                    self._emit(self.items[k], row)
-            self.next_batch += 1
+            for ready, ready_rows in self.in_order.add(b, rows):  # under torchrun a later share can arrive first: it waits for its turn
+                for group, row in zip(self.batches[ready], ready_rows):
+                    self.res.example = self.res.example or (self.items[group[0]].id, row["text"])
+                    for k in group:
+                        self._emit(self.items[k], row)
         report(self.progress, self.done, len(self.items), new=self.res.generated, cached=self.res.from_cache)
 
     def write_metadata(self) -> None:

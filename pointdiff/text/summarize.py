@@ -44,7 +44,7 @@ from pointdiff.errors import PointdiffError
 from pointdiff.progress import ProgressFn, report
 from pointdiff.store import read_jsonl
 from pointdiff.text.budget import TextStats, TokenBudget, dataset_encoder
-from pointdiff.text.cache import LazyAppender, ResultCache, make_key, text_digest
+from pointdiff.text.cache import InOrder, LazyAppender, ResultCache, make_key, text_digest
 from pointdiff.text.generation import GenerationOptions, batched
 from pointdiff.text.summarizer import DEFAULT_MODEL, REFERENCE_INSTRUCTION, STRICT_INSTRUCTION, Summarizer, fill
 
@@ -240,8 +240,7 @@ class _Ledger:
         self.final: dict[str, str] = {}
         self.batches: list[list[_Todo]] = []
         self.sids: list[list[list[str]]] = []  # per batch, per text: the samples it summarizes
-        self.stored: dict[int, _Rewritten] = {}  # batch -> its outcome, until the batches before it are written
-        self.next_batch = 0  # the first batch whose rows are not written yet
+        self.in_order: InOrder[_Rewritten] = InOrder()  # each batch's outcome, until the batches before it are written
         self.done = 0
 
     def open(self, held: ExitStack, fingerprint: str | None) -> list[list[_Todo]]:
@@ -309,17 +308,14 @@ class _Ledger:
                 res.from_cache += len(sids) if todo.known[0] is not None else 0
                 res.generated += len(sids) if todo.known[0] is None else 0
                 self.done += len(sids)
-            self.stored[b] = outcome
-        while self.next_batch in self.stored:  # under torchrun a later share can arrive first: it waits for its turn
-            b = self.next_batch
-            for i, attempts, short, stopped, tokens in self.stored.pop(b).decided:
-                text = self.batches[b][i].text
-                for sid in self.sids[b][i]:
-                    res.retried += [sid] * (attempts - 1)
-                    self._decide(sid, text, short, self.cfg.model, attempts, tokens, stopped)
-                    if tokens <= self.budget.max_tokens and short:
-                        res.example = res.example or (sid, text, short)
-            self.next_batch += 1
+            for ready, ready_outcome in self.in_order.add(b, outcome):  # under torchrun a later share can arrive first: it waits for its turn
+                for i, attempts, short, stopped, tokens in ready_outcome.decided:
+                    text = self.batches[ready][i].text
+                    for sid in self.sids[ready][i]:
+                        res.retried += [sid] * (attempts - 1)
+                        self._decide(sid, text, short, self.cfg.model, attempts, tokens, stopped)
+                        if tokens <= self.budget.max_tokens and short:
+                            res.example = res.example or (sid, text, short)
         report(self.progress, self.done, len(self.items), new=res.generated, cached=res.from_cache)
 
     def finish(self, seconds: float) -> SummarizeResult:

@@ -233,3 +233,13 @@ def test_summaries_are_outdated_only_after_new_descriptions_of_a_summarized_data
     (folder / "summaries.jsonl").write_text("")  # an image folder has no summaries to outdate
     res = caption(folder, cfg_for(tiny_vlm_dir), cache_path=cache)
     assert res.feeds_ingest and not res.summaries_outdated()
+
+
+def test_results_out_of_order_are_released_in_batch_order() -> None:
+    from pointdiff.text.cache import InOrder
+
+    order: InOrder[str] = InOrder()
+    assert order.add(1, "b") == []  # batch 0 is not in yet: batch 1 waits
+    assert order.add(2, "c") == []
+    assert order.add(0, "a") == [(0, "a"), (1, "b"), (2, "c")]
+    assert order.add(3, "d") == [(3, "d")]
