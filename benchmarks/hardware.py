@@ -96,7 +96,10 @@ def train_step_flops(cfg: Any, cond_dim: int) -> float:
     x, t, c = torch.randn(b, p, 2), torch.rand(b), torch.randn(b, cond_dim)
     with FlopCounterMode(display=False) as counter:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            v = model(x, t, c)
+            if model.learns_codes:  # no point network: its prior on one code per caption is the step
+                v = model.prior(torch.randn(b, model.components), t, model.prior.context(c))
+            else:
+                v = model(x, t, c)
         v.float().square().mean().backward()
     return float(counter.get_total_flops())
 

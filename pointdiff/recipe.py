@@ -22,6 +22,10 @@ from pointdiff.flow.path import PAIRINGS
 RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints")
 # The reference's "epoch" was one optimizer step on one cloud of 1024 points.
 REFERENCE_EPOCH_POINTS = 1024
+# The density model learns from one code per caption, not from points, so points seen cannot
+# measure it. There an epoch is a share of a whole run: the reference's full run (20000 epochs)
+# is the density recipe's full schedule (8000 steps).
+REFERENCE_RUN_EPOCHS, DENSITY_RUN_STEPS = 20000, 8000
 
 
 @dataclass
@@ -33,18 +37,35 @@ class TrainConfig:
     """
 
     # --- model ---
-    arch: str = "film"  # film: Fourier features + FiLM residual blocks; reference: the plain MLP on [x, y, t, c]
-    hidden: int = 256  # width per point; 256 with Fourier features beat the reference's 512 at equal steps
-    depth: int = 4  # film: residual blocks (2 Linear each); reference: Linear layers (6)
+    # density: a flow on principal-component codes of each picture's ink density, points carried
+    # there by transport (flow/density.py). Faces, 5 captions each, against the film recipe
+    # (preset `film`, 548 s), eval's prompts, expression: own captions 74 vs 40 %, canonical
+    # 69 vs 30 %, held-out paraphrases 49 vs 29 %, 1-NNA 61 vs 67 %, in 267 s (docs/recipes.md).
+    # film: Fourier features + FiLM residual blocks per point; reference: the plain MLP on [x, y, t, c];
+    # latent-map: a learned autoencoder and prior (preset `latent`)
+    arch: str = "density"
+    hidden: int = 256  # width per point (density: of the prior); 256 with Fourier features beat the reference's 512 at equal steps
+    depth: int = 4  # film: residual blocks (2 Linear each); density: the prior's blocks; reference: Linear layers (6)
     fourier_features: int = 64  # film: sin/cos pairs of random projections of (x, y): thin strokes need high frequencies
     fourier_scale: float = 1.0  # film: std of the projections' frequencies (cycles per unit; canvas 6 units); 2 was worse
     embed_dim: int = 256  # film: size of the text and time embeddings that drive FiLM
     latent_channels: int = 4  # latent-map: channels of the 8 × 8 latent per picture
     map_channels: int = 16  # latent-map: channels of the 32 × 32 feature map every point reads
     kl_weight: float = 1e-3  # latent-map: β of the latent's KL (per dimension) beside the flow loss
-    prior_steps: int = 32  # latent-map: Euler steps of the text -> latent flow at sampling (one small MLP call per cloud each)
+    prior_steps: int = 32  # latent-map, density: Euler steps of the text -> latent flow at sampling (one small MLP call per cloud each)
+    # density: cells per side of the ink-density grid the codes describe (4 × 4 pixels of a 256-pixel
+    # picture); 128 components of 64² read the faces' expressions 75 % of the time, of 32² 74-77 %
+    density_res: int = 64
+    # density: principal components per code. 256 keep more (85 % of expressions read off the
+    # reconstructions against 75 %) but their prior learned worse: own captions' expression 46 vs 81 %
+    components: int = 128
+    # density: taken off each decoded √density cell (mean density 1) against background haze. Faces'
+    # expressions read off 200 reconstructions: 0.2: 76.0 %, 0: 75.5, 0.3: 74.0, 0.5: 71.5
+    density_floor: float = 0.2
     # --- data ---
-    clouds_per_step: int = 64  # captions per step: at equal points per step, 64x64 beat 16x256 and 4x1024 (Chamfer)
+    # Captions per step. Density: 256 (a code per caption, cheap); film: at equal points per step,
+    # 64x64 beat 16x256 and 4x1024 (Chamfer), preset `film` keeps 64
+    clouds_per_step: int = 256
     points_per_cloud: int = 64  # fresh points per cloud per step (the reference: 1024 of one cloud)
     jitter: bool = False  # spread each point uniformly over its pixel (dequantisation); measured neutral
     # --- path ---
@@ -52,10 +73,13 @@ class TrainConfig:
     pairing: str = "chunked"  # noise-to-point pairing within a cloud: none | exact | chunked (OT, straighter paths)
     pairing_chunk: int = 16  # chunked: Hungarian on cells of this many points (16: as good as 64 here, 3x cheaper)
     cond_dropout: float = 0.1  # probability of training on the null (zero) condition, enables --guidance
+    # σ of Gaussian noise added to each text vector (norm ≈ σ, then renormalised), so that nearby
+    # wordings mean the same. Density, held-out paraphrases, orientation / expression (guidance 2):
+    # 0.5: 77 / 41 %, 1.0: 71 / 50 %, none: 67 / 33 %; own captions 77-81 % expression for all three
+    cond_noise: float = 0.5
     # --- optimisation ---
-    # Optimizer steps: 548 s on 2 CPU cores (14.6 steps/s). Faces, 5 captions each, 8000 vs 3000
-    # steps: own captions' expression 40 vs 23 %, held-out paraphrases' 29 vs 16 %, 1-NNA 67 vs 78 %
-    # (docs/recipes.md; preset `short` keeps 3000).
+    # Optimizer steps. Density: 267 s on 2 CPU cores (30 steps/s), `short` trains 3000. Film: 548 s (14.6 steps/s); 8000 vs 3000 steps: own
+    # captions' expression 40 vs 23 %, held-out paraphrases' 29 vs 16 %, 1-NNA 67 vs 78 %.
     steps: int = 8000
     lr: float = 1e-3  # peak learning rate (Adam)
     warmup_steps: int = 200  # linear warm-up: large early updates diverged in probes without it
@@ -71,7 +95,9 @@ class TrainConfig:
     # --- sampling defaults stored with the model (generate's defaults) ---
     sample_solver: str = "midpoint"  # euler | midpoint | heun | rk4 | adaptive; midpoint beat euler at equal evaluations
     sample_steps: int = 2  # midpoint x 2 = 4 evaluations: as good as 6, 8 or 200 (docs/benchmarks.md), ~40 ms per cloud
-    sample_guidance: float = 1.0  # classifier-free guidance scale (1 = off); 1.5 and 2 scored worse on the faces
+    # Classifier-free guidance scale (1 = off). Density: 2 on its prior, canonical prompts' expression
+    # 80 vs 71 % at 1, paraphrases' 33 vs 21 %; film: 1.5 and 2 scored worse (preset `film` keeps 1)
+    sample_guidance: float = 2.0
     sample_precision: str = "auto"  # auto | bf16 | fp32: bf16 sampled as well as fp32 at half the time here
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -95,7 +121,17 @@ class TrainConfig:
                 "prior_steps": self.prior_steps,
             }
             return {**film, **latent}
-        raise PointdiffError(f"unknown arch {self.arch!r}; known: film, latent-map, reference")
+        if self.arch == "density":  # hidden and depth size the prior, the one network it trains
+            return {
+                "res": self.density_res,
+                "components": self.components,
+                "prior_hidden": self.hidden,
+                "prior_blocks": self.depth,
+                "prior_steps": self.prior_steps,
+                "noise_std": self.noise_std,
+                "floor": self.density_floor,
+            }
+        raise PointdiffError(f"unknown arch {self.arch!r}; known: density, film, latent-map, reference")
 
     def validate(self) -> None:
         """Raise PointdiffError on settings that cannot work."""
@@ -107,6 +143,7 @@ class TrainConfig:
             (self.noise_std > 0, "noise_std must be positive"),
             (self.pairing in PAIRINGS, f"pairing must be one of {', '.join(PAIRINGS)}"),
             (0 <= self.cond_dropout < 1, "cond_dropout must be in [0, 1)"),
+            (self.cond_noise >= 0, "cond_noise must be at least 0"),
             (self.schedule in ("cosine", "constant"), "schedule must be cosine or constant"),
             (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
             (self.precision in PRECISIONS and self.sample_precision in PRECISIONS, f"precisions must be one of {', '.join(PRECISIONS)}"),
@@ -117,17 +154,27 @@ class TrainConfig:
                 raise PointdiffError(msg)
 
     def steps_for_epochs(self, epochs: int) -> int:
-        """Steps that see as many training points as the reference's ``--epochs N``.
+        """Steps that see as many training points as the reference's ``--epochs N`` (density: the same share of a full run).
 
         The reference called its steps epochs: one step on one cloud of 1024 points. Counting
-        points makes the unit mean the same amount of data in every recipe: N epochs =
+        points makes the unit mean the same amount of data in every point-flow recipe: N epochs =
         ceil(N × 1024 / (clouds_per_step × points_per_cloud)) steps (the seed recipe: N steps).
+        The density model sees codes, not points: N epochs = ceil(N × 8000 / 20000) steps, so that
+        the reference's full run is its full run.
         """
+        if self.arch == "density":
+            return max(1, math.ceil(epochs * DENSITY_RUN_STEPS / REFERENCE_RUN_EPOCHS))
         return max(1, math.ceil(epochs * REFERENCE_EPOCH_POINTS / (self.clouds_per_step * self.points_per_cloud)))
 
     def describe_epochs(self, epochs: int) -> str:
         """What ``--epochs N`` means for this recipe, in words (shown before training starts)."""
         steps = self.steps_for_epochs(epochs)
+        if self.arch == "density":
+            return (
+                f"--epochs {epochs} = {epochs / REFERENCE_RUN_EPOCHS:.3g} of the reference's full {REFERENCE_RUN_EPOCHS}-epoch run = "
+                f"{steps} steps of {self.clouds_per_step} captions' codes (this recipe's full run is {DENSITY_RUN_STEPS} steps; "
+                "it learns codes of whole pictures, not points, so points seen do not measure it)"
+            )
         return (
             f"--epochs {epochs} = the reference's {epochs} steps of one {REFERENCE_EPOCH_POINTS}-point cloud "
             f"({epochs * REFERENCE_EPOCH_POINTS:,} training points) = {steps} steps of {self.clouds_per_step} clouds × {self.points_per_cloud} points"
@@ -152,7 +199,9 @@ class TrainConfig:
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> "TrainConfig":
         """The recipe stored in a checkpoint's ``meta.json``."""
-        return apply(cls(), meta["config"], "checkpoint meta.json")
+        # A run saved before a setting existed trained without it: not with today's default.
+        before = {"cond_noise": 0.0}
+        return apply(cls(), {**before, **meta["config"]}, "checkpoint meta.json")
 
     def resumed(self, overrides: dict[str, Any]) -> "TrainConfig":
         """This recipe continued with ``overrides``, which may only touch :data:`RESUMABLE` settings.

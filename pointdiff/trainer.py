@@ -6,7 +6,7 @@ One step (flow matching on the straight path, see ``flow/path.py``)::
     x1  = P fresh points of each text's picture        [B, P, d]   (d = 2, or 5 with colour)
     x0  ~ N(0, σ²I), paired to x1 within each cloud    [B, P, d]
     t   ~ U(0, 1), one per cloud                       [B]
-    c   = text vector of each cloud, zeroed with probability p_drop (guidance)
+    c   = text vector of each cloud (with noise if cond_noise > 0), zeroed with probability p_drop (guidance)
     loss = ‖v(x_t, t, c) − (x1 − x0)‖²  (mean)
 
 :class:`Trainer` knows nothing about terminals or files: progress, checkpoints and
@@ -125,6 +125,8 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             # point_dim from the data: a colour dataset's points are (x, y, r, g, b)
             self.model: VelocityModel = build_model(cfg.arch, data.cond.shape[1], point_dim=data.sampler.dim, **cfg.model_kwargs()).to(self.device)
+        if self.model.learns_codes:  # before the EMA copies the model: both keep the fitted basis
+            self.model.fit(data.sampler)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self._ddp: torch.nn.parallel.DistributedDataParallel | None = None  # made by the first step with several processes
         opt = torch.optim.AdamW if cfg.weight_decay > 0 else torch.optim.Adam
@@ -200,7 +202,10 @@ class Trainer:
         """
         cfg, g = self.cfg, self.generator
         idx = self.clouds_at(step)  # text rows; a picture with k captions has k rows
-        x1 = self.data.sampler.sample(self.data.picture[idx], cfg.points_per_cloud, g, jitter=cfg.jitter)
+        if self.model.learns_codes:  # no points to learn from: empty clouds, nothing drawn, nothing paired
+            x1 = torch.empty(len(idx), 0, self.data.sampler.dim)
+        else:
+            x1 = self.data.sampler.sample(self.data.picture[idx], cfg.points_per_cloud, g, jitter=cfg.jitter)
         x0 = torch.randn(x1.shape, generator=g) * cfg.noise_std
         t = torch.rand(len(idx), generator=g)
         keep = (torch.rand(len(idx), generator=g) >= cfg.cond_dropout).float() if cfg.cond_dropout > 0 else torch.ones(len(idx))
@@ -208,10 +213,18 @@ class Trainer:
         if self.model.picture_points:  # drawn last: a model without an encoder sees the numbers it always did
             picture = self.data.sampler.sample(self.data.picture[idx], self.model.picture_points, g)
             encoder = (picture, torch.randn(len(idx), self.model.train_noise, generator=g))
+        elif self.model.learns_codes:  # the pictures themselves (their codes are the model's)
+            encoder = (self.data.picture[idx], torch.randn(len(idx), self.model.train_noise, generator=g))
+        # drawn after everything else, and only when asked: a run without it sees the numbers it always did
+        wobble = torch.randn(len(idx), self.cond.shape[1], generator=g) * (cfg.cond_noise / math.sqrt(self.cond.shape[1])) if cfg.cond_noise > 0 else None
         mine = self.local
         idx, x0, x1, t, keep = idx[mine], x0[mine], x1[mine], t[mine], keep[mine]
-        x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)  # draws nothing: its place after t and keep changes no number
-        cond = self.cond[idx.to(self.device)] * keep.to(self.device)[:, None]
+        if x1.shape[1]:  # draws nothing: its place after t and keep changes no number
+            x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)
+        cond = self.cond[idx.to(self.device)]
+        if wobble is not None:  # a nearby direction of the text space, still a unit vector (zero stays the null condition)
+            cond = F.normalize(cond + wobble[mine].to(self.device), dim=1)
+        cond = cond * keep.to(self.device)[:, None]
         if encoder is not None:
             encoder = (encoder[0][mine].to(self.device), encoder[1][mine].to(self.device))
         return x0.to(self.device), x1.to(self.device), t.to(self.device), cond, encoder
@@ -229,9 +242,12 @@ class Trainer:
                 v, extra = self.net()(ps.x_t, ps.t, cond), None
             else:  # a model with an encoder, and its own loss terms
                 v, extra = self.net()(ps.x_t, ps.t, cond, picture=encoder[0], noise=encoder[1])
-        loss = F.mse_loss(v.float(), ps.dx_t)  # mean over this process's clouds
-        if extra is not None:
-            loss = loss + extra.float()
+        if v is None:  # a model without a point flow (the density model): its own loss only
+            loss = extra.float()
+        else:
+            loss = F.mse_loss(v.float(), ps.dx_t)  # mean over this process's clouds
+            if extra is not None:
+                loss = loss + extra.float()
         # The whole batch's loss (equal shares: the mean of the processes' means), the same
         # number in every process, so all of them stop together on a non-finite one.
         batch_loss = self.dist.mean(loss.detach())

@@ -129,6 +129,7 @@ class TrainPlan:
     resume_from: Path | None  # the checkpoint a resumed run continues
     workspace: Workspace
     epochs_note: str | None = None  # what --epochs meant, in words, when it was given
+    recipe_note: str | None = None  # why the recipe is not the one asked for (colour data under the default)
 
     @property
     def num_params(self) -> int:
@@ -196,16 +197,24 @@ def plan_training(
         )
         data_path = Path(data) if data is not None else ws.dataset
         run_dir = None
+    training_data = load_training_data(data_path)
+    recipe_note = None
+    if cfg.arch == "density" and training_data.sampler.dim != 2:
+        chosen = "arch" in overrides or config_file is not None or "arch" in (ws.section("train") or {}) or preset != "default"
+        if resume_from is not None or chosen:
+            raise PointdiffError("the density model draws (x, y) points only; train colour clouds with --preset film")
+        # The default recipe on colour data: the per-point flow, which draws colour (the density model cannot yet).
+        cfg = load_config(TrainConfig, preset=preset_path("train", "film"), workspace_section=ws.section("train"), overrides=overrides)
+        recipe_note = "colour clouds: training the film recipe (--preset film), since the default density model draws (x, y) only"
     epochs_note = None
     if epochs is not None:
         cfg = apply(cfg, {"steps": cfg.steps_for_epochs(epochs)})
         epochs_note = cfg.describe_epochs(epochs)
     cfg.validate()
     local_clouds(cfg, dist)  # refuse a batch the processes cannot share before a run folder is made
-    training_data = load_training_data(data_path)
     if run_dir is None:
         run_dir = dist.on_main(lambda: _make_run_dir(ws, out, name))  # one folder (a name by the time) for all
-    return TrainPlan(cfg=cfg, data=training_data, run_dir=Path(run_dir), resume_from=resume_from, workspace=ws, epochs_note=epochs_note)
+    return TrainPlan(cfg=cfg, data=training_data, run_dir=Path(run_dir), resume_from=resume_from, workspace=ws, epochs_note=epochs_note, recipe_note=recipe_note)
 
 
 def _make_run_dir(ws: Workspace, out: str | Path | None, name: str | None) -> Path:

@@ -171,3 +171,18 @@ def test_a_colour_scorer_tells_colours_a_grey_one_cannot(color_dataset: Dataset,
     grey = train_classifier(PointSampler.from_clouds(sampler.sample_all(512, seed=2)[..., :2]), labels, ["colour"], cfg)
     grey_guess = [p["colour"] for p in grey.predict(test)]  # it reads a colour cloud's (x, y) alone
     assert grey_guess[0] == grey_guess[2] and grey_guess[1] == grey_guess[3]  # same shape, same answer
+
+
+def test_the_default_recipe_on_colour_data_trains_the_film_model_and_says_so(color_dataset: Dataset, tmp_path: Path) -> None:
+    from pointdiff.errors import PointdiffError
+    from pointdiff.training import plan_training
+    from pointdiff.workspace import find_workspace
+
+    ws = find_workspace(tmp_path / "ws")
+    plan = plan_training(ws, data=color_dataset.root, out=tmp_path / "run")
+    assert plan.cfg.arch == "film" and plan.cfg.clouds_per_step == 64  # the film preset, not just its arch
+    assert plan.recipe_note is not None and "--preset film" in plan.recipe_note
+    with pytest.raises(PointdiffError, match="colour clouds with --preset film"):
+        plan_training(ws, data=color_dataset.root, overrides={"arch": "density"}, out=tmp_path / "run2")
+    grey = plan_training(ws, data=color_dataset.root, overrides={"arch": "film"}, out=tmp_path / "run3")
+    assert grey.recipe_note is None

@@ -13,11 +13,20 @@ from pointdiff.recipe import RESUMABLE, TrainConfig
 def test_epochs_are_the_references_clouds_drawn() -> None:
     seed = load_config(TrainConfig, preset=preset_path("train", "seed"))
     assert seed.steps_for_epochs(20000) == 20000 == seed.steps
-    default = TrainConfig()  # 64 clouds × 64 points = 4096 points a step: four reference epochs
-    assert default.steps_for_epochs(20000) == 5000 and default.steps_for_epochs(20001) == 5001
-    assert TrainConfig(clouds_per_step=16, points_per_cloud=256).steps_for_epochs(20000) == 5000  # the same data, however it is cut
-    assert default.steps_for_epochs(1) == 1
-    assert default.describe_epochs(20000) == "--epochs 20000 = the reference's 20000 steps of one 1024-point cloud (20,480,000 training points) = 5000 steps of 64 clouds × 64 points"
+    film = load_config(TrainConfig, preset=preset_path("train", "film"))  # 64 clouds × 64 points = 4096 points a step: four reference epochs
+    assert film.steps_for_epochs(20000) == 5000 and film.steps_for_epochs(20001) == 5001
+    assert TrainConfig(arch="film", clouds_per_step=16, points_per_cloud=256).steps_for_epochs(20000) == 5000  # the same data, however it is cut
+    assert film.steps_for_epochs(1) == 1
+    assert film.describe_epochs(20000) == "--epochs 20000 = the reference's 20000 steps of one 1024-point cloud (20,480,000 training points) = 5000 steps of 64 clouds × 64 points"
+
+
+def test_a_density_runs_epochs_are_a_share_of_the_references_full_run() -> None:
+    default = TrainConfig()
+    assert default.arch == "density"
+    assert default.steps_for_epochs(20000) == default.steps == 8000  # the reference's whole run is the recipe's whole run
+    assert default.steps_for_epochs(5000) == 2000 and default.steps_for_epochs(1) == 1
+    assert default.steps_for_epochs(20000) == TrainConfig(clouds_per_step=16).steps_for_epochs(20000)  # points are not the unit
+    assert "0.25 of the reference's full 20000-epoch run = 2000 steps" in default.describe_epochs(5000)
 
 
 
@@ -48,7 +57,7 @@ def test_meta_round_trip_and_unknown_keys() -> None:
         TrainConfig.from_meta({"config": {"hiden": 64}})
 
 
-@pytest.mark.parametrize("preset", ["default", "seed", "short", "latent"])
+@pytest.mark.parametrize("preset", ["default", "seed", "short", "latent", "film"])
 def test_num_params_counts_the_model_it_builds(preset: str) -> None:
     cfg = load_config(TrainConfig, preset=None if preset == "default" else preset_path("train", preset))
     assert cfg.num_params(384) == build_model(cfg.arch, 384, **cfg.model_kwargs()).num_params()

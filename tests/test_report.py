@@ -20,7 +20,7 @@ from pointdiff.text.embeddings import EncoderInfo, StoredEmbeddings, dataset_tex
 from pointdiff.workspace import Workspace
 
 OTHER = EncoderInfo(id="other", family="sentence", dim=16, max_tokens=32, weights_sha256="e" * 64)
-TINY = TrainConfig(hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
+TINY = TrainConfig(arch="film", hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
 
 
 @pytest.fixture

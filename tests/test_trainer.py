@@ -32,6 +32,24 @@ def test_each_pass_visits_every_sample_once(train_data: TrainingData) -> None:
     assert torch.equal(Trainer(TINY, train_data).clouds_at(5), t.clouds_at(5))  # a function of the step alone
 
 
+def test_text_noise_moves_each_vector_to_a_nearby_unit_vector_and_leaves_the_null_condition_alone(train_data: TrainingData) -> None:
+    plain = Trainer(replace(TINY, clouds_per_step=8, cond_dropout=0.5), train_data)
+    noisy = Trainer(replace(TINY, clouds_per_step=8, cond_dropout=0.5, cond_noise=0.5), train_data)
+    dropped_total = 0
+    for step in range(3):
+        a, b = plain.batch(step), noisy.batch(step)
+        if step == 0:  # points, noise and times: the same draws as without it (later steps: the generator has moved on)
+            assert all(torch.equal(a[k], b[k]) for k in range(3))
+        rows = noisy.cond[noisy.clouds_at(step)]  # the clean vectors of this step's texts
+        dropped = b[3].abs().sum(1) == 0  # dropout still zeroes whole vectors
+        dropped_total += int(dropped.sum())
+        kept_a, kept_b = rows[~dropped], b[3][~dropped]
+        torch.testing.assert_close(kept_b.norm(dim=1), torch.ones(len(kept_b)))
+        cos = (kept_a * kept_b).sum(1)
+        assert (cos < 0.999).all() and (cos > 0.6).all()  # moved, but stays near (1 / √(1 + σ²) ≈ 0.89 on average)
+    assert 0 < dropped_total < 24
+
+
 def test_ema_ramps_up_and_follows_the_model() -> None:
     model = torch.nn.Linear(2, 2)
     ema = EMA(model, decay=0.999)
@@ -67,11 +85,11 @@ def test_a_non_finite_gradient_stops_the_step_before_it_changes_anything(train_d
     assert all(torch.equal(a, b) for a, b in zip(ema_before, t.ema.model.parameters()))  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("arch", ["film", "latent-map"])
+@pytest.mark.parametrize("arch", ["film", "latent-map", "density"])
 def test_each_process_draws_the_whole_batch_and_keeps_its_own_clouds(train_data: TrainingData, arch: str) -> None:
     from pointdiff.distributed import Distributed
 
-    cfg = replace(TINY, cond_dropout=0.5, arch=arch)  # every draw of a step matters: points, noise, pairing, t, dropout
+    cfg = replace(TINY, cond_dropout=0.5, cond_noise=0.5, arch=arch)  # every draw of a step matters: points, noise, pairing, t, dropout, text noise
     whole = Trainer(cfg, train_data)
     shares = [Trainer(cfg, train_data, dist=Distributed(rank=r, world_size=2)) for r in (0, 1)]
     for step in range(3):
@@ -81,7 +99,7 @@ def test_each_process_draws_the_whole_batch_and_keeps_its_own_clouds(train_data:
             assert torch.equal(torch.cat([parts[0][k], parts[1][k]]), full[k])
         if arch == "film":
             assert full[4] is None and parts[0][4] is None
-        else:  # the encoder's picture draw and the model's noise are shared out the same way
+        else:  # the encoder's picture draw (the density model: the pictures) and the model's noise are shared out the same way
             for k in range(2):
                 assert torch.equal(torch.cat([parts[0][4][k], parts[1][4][k]]), full[4][k])
         assert all(torch.equal(t.generator.get_state(), whole.generator.get_state()) for t in shares)  # the generators move alike

@@ -44,12 +44,14 @@ def test_same_seed_same_model_other_seed_other_model(data: TrainingData) -> None
     assert a.losses != c.losses
 
 
-@pytest.mark.parametrize("preset", ["default", "seed", "latent-map"])
+@pytest.mark.parametrize("preset", ["default", "seed", "latent-map", "density"])
 def test_resume_continues_exactly(data: TrainingData, tmp_path: Path, preset: str) -> None:
     if preset == "default":
         cfg = TINY  # EMA, cosine schedule, OT pairing, bf16, condition dropout: all must resume
     elif preset == "latent-map":
         cfg = replace(TINY, arch="latent-map")  # its encoder's draws and the prior's noise too
+    elif preset == "density":
+        cfg = replace(TINY, arch="density", density_res=8, components=4)  # the fitted codes: the same after a resume
     else:
         cfg = replace(load_config(TrainConfig, preset=preset_path("train", "seed")), hidden=32, points_per_cloud=64, steps=40, checkpoint_every=20)
     whole = train(cfg, data, run_dir=tmp_path / "whole").trainer

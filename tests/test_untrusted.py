@@ -31,7 +31,7 @@ from pointdiff.training import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
-SMALL = TrainConfig(hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
+SMALL = TrainConfig(arch="film", hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
 
 
 class RunsCode:

@@ -16,7 +16,8 @@ from pointdiff.workspace import Workspace
 
 FAKE = EncoderInfo(id="fake", family="sentence", dim=16, max_tokens=32, weights_sha256="f" * 64)
 # a small film model and short schedule: every part of the default recipe, in a second
-TINY = TrainConfig(hidden=32, depth=2, fourier_features=16, embed_dim=32, clouds_per_step=4, points_per_cloud=128, steps=40, warmup_steps=5, checkpoint_every=20)
+# The per-point flow (what most tests exercise), small; the density model's tests set arch=density.
+TINY = TrainConfig(arch="film", hidden=32, depth=2, fourier_features=16, embed_dim=32, clouds_per_step=4, points_per_cloud=128, steps=40, warmup_steps=5, checkpoint_every=20, cond_noise=0.0, sample_guidance=1.0)
 
 
 def add_embeddings(ds: Dataset, info: EncoderInfo = FAKE, seed: int = 0, over_budget: dict[str, int] | None = None) -> Path:

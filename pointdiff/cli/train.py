@@ -1,6 +1,7 @@
 """`pointdiff train`: a flow-matching model from the dataset's points and text vectors.
 
     pointdiff train                                  # the workspace dataset, our default recipe
+    pointdiff train --preset film                    # the per-point flow, the default before the density model
     pointdiff train --preset seed                    # the reference recipe exactly (20000 one-cloud steps)
     pointdiff train --preset seed --epochs 20000     # the same, in the reference's own words
     pointdiff train --data data.pt --steps 5000      # the reference system's data file
@@ -23,9 +24,10 @@ from pointdiff.errors import PointdiffError
 
 EPOCHS_HELP = (
     "Training length in the reference's unit: its 'epoch' was one step on one cloud of 1024 points. "
-    "Here N epochs = as many training points: ceil(N × 1024 / (clouds_per_step × points_per_cloud)) steps, "
-    "so `--preset seed --epochs 20000` is the reference's run and the default recipe sees the same data in 5000 steps. "
-    "Not passes over the dataset; the command says what it means before training starts."
+    "For the point flows (presets seed, film, latent) N epochs = as many training points: "
+    "ceil(N × 1024 / (clouds_per_step × points_per_cloud)) steps, so `--preset seed --epochs 20000` is the reference's run. "
+    "The default density model learns codes of whole pictures, not points: there N epochs = the same share of a full run "
+    "(20000 epochs = its full 8000 steps). Not passes over the dataset; the command says what it means before training starts."
 )
 
 
@@ -45,7 +47,7 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder with embeddings (default: the workspace's), or the reference's data .pt file."),
-        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured; 8000 steps, ~9 min on 2 cores), 'short' (the same for 3000 steps, what make demo trains), 'seed' (the reference recipe exactly) or 'latent' (experimental: the latent-map model, 4200 steps, ~8 min)."),
+        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured: the density model, 8000 steps, ~5 min on 2 cores), 'short' (the same for 3000 steps, what make demo trains), 'film' (the per-point flow that was the default before, ~9 min), 'seed' (the reference recipe exactly) or 'latent' (experimental: the latent-map model, 4200 steps, ~8 min)."),
         config: Optional[Path] = common.ConfigOpt,
         steps: Optional[int] = typer.Option(None, "--steps", "-s", help="Optimizer steps (each on clouds_per_step clouds). Default: the recipe's."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help=EPOCHS_HELP),
@@ -85,15 +87,17 @@ def register(app: typer.Typer) -> None:
             plan = plan_training(ws, data=data, preset=preset, config_file=config, overrides=overrides, epochs=epochs, resume=resume, out=out, name=name, dist=dist)
             cfg, training_data, dev = plan.cfg, plan.data, dist.place(asked)
             if dist.is_main:  # every process runs this command; one of them talks
-                if plan.epochs_note:
-                    err_console.print(plan.epochs_note)
+                for note in (plan.recipe_note, plan.epochs_note):
+                    if note:
+                        err_console.print(note)
                 shared = f" ({cfg.clouds_per_step // dist.world_size} in each of {dist.world_size} processes)" if dist.active else ""
                 err_console.print(
                     f"training [bold]{cfg.arch}[/] ({plan.num_params:,} parameters) on {training_data.num_pictures} pictures"
                     + (f" ({len(training_data.cond)} texts)" if len(training_data.cond) != training_data.num_pictures else "")
                     + f" from {training_data.source} "
-                    f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} clouds{shared} × "
-                    f"{cfg.points_per_cloud} points, {cfg.precision} on {dev}{' (rank 0)' if dist.active else ''} -> {plan.run_dir}"
+                    f"({training_data.encoder.id}, {training_data.encoder.dim}-d) for {cfg.steps} steps × {cfg.clouds_per_step} "
+                    + (f"captions' picture codes{shared}" if cfg.arch == "density" else f"clouds{shared} × {cfg.points_per_cloud} points")
+                    + f", {cfg.precision} on {dev}{' (rank 0)' if dist.active else ''} -> {plan.run_dir}"
                     + (f" (resuming {plan.resume_from.name})" if plan.resume_from else "")
                 )
             with progress_bar("train", cfg.steps) if dist.is_main else nullcontext(None) as bar:

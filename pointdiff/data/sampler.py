@@ -92,6 +92,10 @@ class PointSampler:
             pts[..., :2] += (torch.rand((*pts.shape[:2], 2), generator=generator) * 2 - 1) * half
         return pts
 
+    def all_points(self, index: int) -> torch.Tensor:
+        """Every ink point of sample ``index`` (pixel centres, no draw): [count, D]."""
+        return self._gather(torch.tensor([index]), torch.arange(int(self.counts[index]))[None])[0]
+
     def sample_all(self, num_points: int, seed: int = 0, jitter: bool = False) -> torch.Tensor:
         """One deterministic draw for every sample: [N, P, D] (evaluation reference clouds)."""
         g = torch.Generator().manual_seed(seed)

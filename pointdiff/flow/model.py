@@ -49,6 +49,10 @@ class VelocityModel(nn.Module):
     # with ``train_noise`` standard-normal numbers per cloud, and returns (v, its extra loss).
     picture_points: int = 0
     train_noise: int = 0
+    # A model that learns a code per picture instead of a point flow (the density model): the
+    # trainer calls ``fit(sampler)`` before the first step, then model(None, None, cond,
+    # picture=<picture indices>, noise=…), which returns (None, its loss).
+    learns_codes: bool = False
 
     def condition(self, cond: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Per-cloud context [B, C] computed from the text vector alone."""
@@ -242,13 +246,14 @@ def _dim_config(point_dim: int) -> dict[str, int]:
 
 def architectures() -> dict[str, type[VelocityModel]]:
     """The registry: checkpoint ``arch`` name -> model class."""
-    from pointdiff.flow.latent import LatentMapFlow  # built from this module's classes
+    from pointdiff.flow.density import DensityFlow  # built from this module's classes
+    from pointdiff.flow.latent import LatentMapFlow
 
-    return {"reference": ReferenceMLP, "film": FiLMResNet, LatentMapFlow.arch: LatentMapFlow}
+    return {"reference": ReferenceMLP, "film": FiLMResNet, LatentMapFlow.arch: LatentMapFlow, DensityFlow.arch: DensityFlow}
 
 
 def build_model(arch: str, cond_dim: int, **kwargs: Any) -> VelocityModel:
-    """A model by registry name (``reference``, ``film`` or ``latent-map``) and its keyword arguments."""
+    """A model by registry name (``reference``, ``film``, ``latent-map`` or ``density``) and its keyword arguments."""
     known = architectures()
     if arch not in known:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known)}")

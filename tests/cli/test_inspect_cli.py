@@ -16,7 +16,7 @@ from pointdiff.recipe import TrainConfig
 from pointdiff.text.embeddings import EncoderInfo
 from pointdiff.workspace import Workspace
 
-TINY = TrainConfig(hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
+TINY = TrainConfig(arch="film", hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=8, warmup_steps=1, checkpoint_every=4, sample_steps=2, precision="fp32", pairing="none")
 
 runner = CliRunner()
 

@@ -32,7 +32,7 @@ def glyph_run(tmp_path_factory: pytest.TempPathFactory) -> LoadedRun:
     tmp = tmp_path_factory.mktemp("glyph-run")
     ingest("builtin:glyphs", tmp / "glyphs", IngestConfig(count=124, seed=0, contact_sheet=0))
     embed_dataset(tmp / "glyphs", EmbedConfig(stats=False, device="cpu"))
-    cfg = TrainConfig(hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=6, warmup_steps=1, checkpoint_every=6, sample_steps=2, precision="fp32", pairing="none")
+    cfg = TrainConfig(arch="film", hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=6, warmup_steps=1, checkpoint_every=6, sample_steps=2, precision="fp32", pairing="none")
     train(cfg, load_training_data(tmp / "glyphs"), run_dir=tmp / "run")
     return load_run(tmp / "run")
 

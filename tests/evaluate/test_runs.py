@@ -26,7 +26,7 @@ def _faces_run(tmp_path: Path) -> Path:
     root = tmp_path / "faces"
     ingest("builtin:faces", root, IngestConfig(count=35, seed=0, contact_sheet=0))
     embed_dataset(root, EmbedConfig(stats=False, device="cpu"))
-    cfg = TrainConfig(hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=6, warmup_steps=1, checkpoint_every=6, sample_steps=2, precision="fp32", pairing="none")
+    cfg = TrainConfig(arch="film", hidden=32, depth=1, fourier_features=8, embed_dim=16, clouds_per_step=4, points_per_cloud=64, steps=6, warmup_steps=1, checkpoint_every=6, sample_steps=2, precision="fp32", pairing="none")
     train(cfg, load_training_data(root), run_dir=tmp_path / "run")
     return tmp_path / "run"
 

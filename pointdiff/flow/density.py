@@ -1,0 +1,272 @@
+"""A flow on picture codes: text -> the code of a picture's ink density -> its points.
+
+Why. A per-point model draws p(point | text): for a prompt that matches many pictures that
+is their mixture, every eye and mouth superposed (``benchmarks/mixture_ceiling.py``), and
+even for one picture a per-point network learns the thin interior strokes last
+(``docs/recipes.md``). The learned autoencoder of the latent-map model fixed the mixture
+but, in the time two CPU cores give, not the blur: its reconstructions read the right
+expression for ~44 % of faces where real clouds read 83 %. A *linear* autoencoder needs no
+training and keeps the strokes: the principal components of the pictures' ink densities.
+On the built-in faces, 128 components of a 64 × 64 √density read 75 % (256: 85 %). So this
+model splits the work the way Stable Diffusion does, with the autoencoder solved in closed
+form:
+
+* **codes** (:class:`DensityBasis`, fitted once before training, :meth:`DensityFlow.fit`):
+  every picture's ink density on a ``res`` × ``res`` grid, square-rooted (so faint strokes
+  weigh more beside the head's outline), projected on its first ``components`` principal
+  directions and scaled to unit variance per direction;
+* **prior**: a flow-matching network (:class:`~pointdiff.flow.latent.LatentPrior`) learns
+  p(code | text) by conditional flow matching — the one thing that is trained. Since a
+  sample is one picture's code, the points of a cloud agree on one picture: no mixture.
+  Classifier-free guidance acts here;
+* **points**: the code decodes to a density (basis, less a small floor, clipped at 0 and
+  squared), and each start-noise point is carried to it by the density's Knothe–Rosenblatt
+  map (:func:`transport`): the point's x goes to the same quantile of the density's column
+  marginal, then its y to the same quantile within its column. It is a deterministic,
+  monotone transport of N(0, σ²I) onto the density, so a point's path from its noise is a
+  straight line at constant velocity and every ODE solver lands on the map exactly.
+
+Training is flow matching on one vector per caption: ``loss = ‖u(z_s, s | text) − (z1 − z0)‖²``,
+``z1`` the caption's picture's code. The trainer calls :meth:`DensityFlow.fit` before the
+first step and :meth:`DensityFlow.forward` with the pictures' indices in place of points.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pointdiff.flow.latent import CANVAS, LatentPrior, latent_noise
+from pointdiff.flow.model import VelocityModel, guided
+from pointdiff.flow.solvers import Field
+from pointdiff.progress import ProgressFn, report
+
+_FIT_CHUNK = 256  # pictures rasterised at a time while fitting (their points are in memory together)
+
+
+def density_grid(points: Tensor, res: int) -> Tensor:
+    """The share of ``points`` [N, 2] in each cell of a ``res`` × ``res`` grid over the canvas, times res²: [res²].
+
+    Row-major, row 0 at the top (y = +3), mean 1 per cell: a picture's grid does not depend on
+    how many points it has. Each point is split bilinearly between the four cells around it
+    (as the scorer's raster does): smoother grids are coded better by a few components — 128
+    components read the faces' expressions 75.5 % of the time against 73.5 % for whole cells.
+    """
+    # continuous cell coordinates, cell centres at integers 0 .. res - 1
+    u = ((points[:, 0] + CANVAS) / (2 * CANVAS) * res - 0.5).clamp(0, res - 1)
+    v = ((CANVAS - points[:, 1]) / (2 * CANVAS) * res - 0.5).clamp(0, res - 1)
+    u0, v0 = u.floor().clamp_max(res - 2), v.floor().clamp_max(res - 2)  # the last centre: all weight on the right/lower cell
+    fu, fv = (u - u0).double(), (v - v0).double()
+    u0, v0 = u0.long(), v0.long()
+    grid = torch.zeros(res * res, dtype=torch.float64)
+    for du, wu in ((0, 1 - fu), (1, fu)):
+        for dv, wv in ((0, 1 - fv), (1, fv)):
+            grid.index_add_(0, (v0 + dv) * res + u0 + du, wu * wv)
+    return (grid * (res * res / max(1, len(points)))).float()
+
+
+class DensityBasis(nn.Module):
+    """Principal directions of √density grids: codes [k] <-> densities [res²].
+
+    ``mean`` [res²], ``directions`` [k, res²] (orthonormal rows) and ``scale`` [k] (each
+    code's standard deviation over the fitted pictures, so codes have unit variance) are
+    buffers: saved with the model's weights, set by :meth:`fit`.
+    """
+
+    def __init__(self, res: int, components: int):
+        super().__init__()
+        self.res, self.components = res, components
+        self.register_buffer("mean", torch.zeros(res * res))
+        self.register_buffer("directions", torch.zeros(components, res * res))
+        self.register_buffer("scale", torch.ones(components))
+
+    @torch.no_grad()
+    def fit(self, grids: Tensor) -> None:
+        """Fit to density grids [N, res²] of N ≥ 2 pictures (deterministic: an SVD, no random numbers).
+
+        Directions beyond the grids' rank (fewer pictures than components) stay zero, with scale 1.
+        """
+        if len(grids) < 2:
+            raise ValueError("fitting a density basis needs at least 2 pictures")
+        x = grids.double().clamp_min(0).sqrt()
+        mean = x.mean(0)
+        _, s, vh = torch.linalg.svd(x - mean, full_matrices=False)
+        k = min(self.components, int((s > 1e-6 * s[0]).sum()))  # directions with no variation stay zero
+        # An SVD's directions are defined up to sign: fix it (largest entry positive) so that any
+        # LAPACK gives the same codes.
+        vh = vh[:k] * torch.sign(vh[:k].gather(1, vh[:k].abs().argmax(1, keepdim=True)))
+        self.mean.copy_(mean.float())
+        self.directions.zero_()
+        self.directions[:k] = vh.float()
+        self.scale.fill_(1.0)
+        self.scale[:k] = (s[:k] / math.sqrt(len(x) - 1)).float()
+
+    def encode(self, grids: Tensor) -> Tensor:
+        """Codes [B, k] of density grids [B, res²]."""
+        return ((grids.clamp_min(0).sqrt() - self.mean) @ self.directions.T) / self.scale
+
+    def decode(self, codes: Tensor, floor: float = 0.0) -> Tensor:
+        """Density grids [B, res²] (≥ 0; not normalised) of codes [B, k].
+
+        ``floor`` is taken off every cell's √density first: a truncated basis leaves a faint
+        haze over the background, which would otherwise draw scattered points.
+        """
+        return ((codes * self.scale) @ self.directions + self.mean - floor).clamp_min(0).square()
+
+
+def transport(density: Tensor, start: Tensor, noise_std: float) -> Tensor:
+    """Carry start noise [B, P, 2] (~ N(0, σ²I)) onto densities [B, res²] by their Knothe–Rosenblatt map: [B, P, 2].
+
+    Each point's x goes to the same quantile of the density's marginal over columns, its y
+    to the same quantile of the density within that column; within a cell the mass is
+    uniform, so the map is continuous and monotone. A density with no mass anywhere is
+    read as uniform.
+    """
+    b, p, _ = start.shape
+    res = math.isqrt(density.shape[1])
+    d = density.double().view(b, res, res)  # [B, row, col], row 0 at the top
+    d = torch.where(d.sum((1, 2), keepdim=True) > 0, d, torch.ones_like(d))
+    u = 0.5 * (1 + torch.erf(start.double() / (noise_std * math.sqrt(2))))  # Φ: uniform on (0, 1)
+    cols = d.sum(1)  # [B, col]
+    col, frac_x = _quantile(cols / cols.sum(1, keepdim=True), u[..., 0])
+    # rows bottom to top, so that a higher noise y lands higher on the canvas
+    within = d.flip(1).transpose(1, 2)  # [B, col, row from the bottom]
+    column = within.gather(1, col[..., None].expand(b, p, res))  # [B, P, row]
+    column = torch.where(column.sum(-1, keepdim=True) > 0, column, torch.ones_like(column))
+    row, frac_y = _quantile(column / column.sum(-1, keepdim=True), u[..., 1], per_point=True)
+    cell = 2 * CANVAS / res
+    x = -CANVAS + (col + frac_x) * cell
+    y = -CANVAS + (row + frac_y) * cell
+    return torch.stack([x, y], dim=-1).float()
+
+
+def _quantile(mass: Tensor, u: Tensor, per_point: bool = False) -> tuple[Tensor, Tensor]:
+    """Cell index and position within it (0..1) of quantiles ``u`` [B, P] of piecewise-uniform ``mass`` ([B, n], or [B, P, n] per point)."""
+    cdf = mass.cumsum(-1)
+    cdf = cdf / cdf[..., -1:]
+    n = mass.shape[-1]
+    if per_point:
+        idx = torch.searchsorted(cdf, u[..., None].contiguous(), right=True)[..., 0].clamp_max(n - 1)
+    else:
+        idx = torch.searchsorted(cdf, u.contiguous(), right=True).clamp_max(n - 1)
+    take = (lambda t: t.gather(-1, idx[..., None])[..., 0]) if per_point else (lambda t: t.gather(-1, idx))
+    below = take(cdf) - take(mass)
+    width = take(mass)
+    frac = torch.where(width > 0, (u - below) / width.clamp_min(1e-300), torch.full_like(u, 0.5)).clamp(0, 1)
+    return idx, frac
+
+
+class DensityFlow(VelocityModel):
+    """Text -> flow prior -> density code -> points by transport (see the module docstring).
+
+    ``cond_dim`` is the text vector's size; ``res`` and ``components`` size the codes;
+    ``prior_hidden`` / ``prior_blocks`` the prior network; ``prior_steps`` its Euler steps at
+    sampling; ``noise_std`` is σ of the start noise the points are carried from (the
+    recipe's); ``floor`` is taken off each cell's decoded √density (:meth:`DensityBasis.decode`);
+    ``fit_pictures`` caps the pictures the basis is fitted on (spread over the set).
+    """
+
+    arch = "density"
+    learns_codes = True
+
+    def __init__(
+        self,
+        cond_dim: int,
+        res: int = 64,
+        components: int = 128,
+        prior_hidden: int = 256,
+        prior_blocks: int = 4,
+        prior_steps: int = 32,
+        noise_std: float = 2.0,
+        floor: float = 0.0,
+        fit_pictures: int = 2048,
+        point_dim: int = 2,
+    ):
+        super().__init__()
+        if point_dim != 2:
+            raise ValueError("the density model draws (x, y) points only; train colour clouds with arch film")
+        if res < 4 or components < 1:
+            raise ValueError(f"res must be at least 4 and components at least 1, got {res} and {components}")
+        self.cond_dim, self.res, self.components = cond_dim, res, components
+        self.prior_hidden, self.prior_blocks, self.prior_steps = prior_hidden, prior_blocks, prior_steps
+        self.noise_std, self.floor, self.fit_pictures = noise_std, floor, fit_pictures
+        self.basis = DensityBasis(res, components)
+        self.prior = LatentPrior(components, cond_dim, prior_hidden, prior_blocks)
+        self.codes: Tensor | None = None  # [pictures, k] of the training set, set by fit (not saved)
+
+    def arch_config(self) -> dict[str, Any]:
+        return {
+            "cond_dim": self.cond_dim,
+            "res": self.res,
+            "components": self.components,
+            "prior_hidden": self.prior_hidden,
+            "prior_blocks": self.prior_blocks,
+            "prior_steps": self.prior_steps,
+            "noise_std": self.noise_std,
+            "floor": self.floor,
+            "fit_pictures": self.fit_pictures,
+        }
+
+    # --- before training: the codes ---
+    @torch.no_grad()
+    def fit(self, sampler: Any, progress: ProgressFn | None = None) -> None:
+        """Fit the basis to the density grids of (up to ``fit_pictures``) pictures of ``sampler``, then code every picture.
+
+        Deterministic: every ink point of a picture counts (:meth:`~pointdiff.data.sampler.PointSampler.all_points`).
+        """
+        n = len(sampler)
+        grids = lambda rows: torch.stack([density_grid(sampler.all_points(i), self.res) for i in rows])  # noqa: E731
+        chosen = torch.linspace(0, n - 1, min(n, self.fit_pictures)).round().long().unique().tolist()
+        self.basis.fit(torch.cat([grids(chosen[a : a + _FIT_CHUNK]) for a in range(0, len(chosen), _FIT_CHUNK)]))
+        codes = []
+        for a in range(0, n, _FIT_CHUNK):
+            codes.append(self.basis.encode(grids(range(a, min(n, a + _FIT_CHUNK))).to(self.basis.mean.device)))
+            report(progress, min(n, a + _FIT_CHUNK), n)
+        self.codes = torch.cat(codes)
+
+    # --- training ---
+    @property
+    def train_noise(self) -> int:  # type: ignore[override]
+        """Standard-normal numbers a training step needs per caption: the code's noise z0 and its time."""
+        return self.components + 1
+
+    def forward(self, x: Tensor | None, t: Tensor | None, cond: Tensor, picture: Tensor | None = None, noise: Tensor | None = None) -> Any:
+        """Training: (None — no point network —, the prior's flow-matching loss) for captions ``cond`` of pictures ``picture`` [B] (indices)."""
+        if picture is None or noise is None or self.codes is None:
+            raise TypeError("a density model trains on (cond, picture=indices, noise=...) after fit(sampler); draw with field(cond, start=...)")
+        z1 = self.codes[picture.to(self.codes.device)]
+        noise = noise.float()
+        z0, s = noise[:, : self.components], 0.5 * (1 + torch.erf(noise[:, self.components] / math.sqrt(2)))
+        z_s = (1 - s[:, None]) * z0 + s[:, None] * z1
+        u = self.prior(z_s, s, self.prior.context(cond))
+        return None, F.mse_loss(u.float(), z1 - z0)
+
+    # --- sampling ---
+    def sample_codes(self, cond: Tensor, noise: Tensor, guidance: float = 1.0) -> Tensor:
+        """Codes [B, k] from code noise [B, k] under texts ``cond``: Euler steps on the prior's flow."""
+        ctx = self.prior.context(cond)
+        if guidance != 1.0:
+            ctx = torch.cat([ctx, self.prior.context(torch.zeros_like(cond))])
+        z, h = noise, 1.0 / self.prior_steps
+        for k in range(self.prior_steps):
+            s = torch.full((len(z),), k * h, device=z.device, dtype=z.dtype)
+            u = self.prior(z, s, ctx) if guidance == 1.0 else guided(self.prior, z, s, ctx, guidance)
+            z = z + h * u.to(z.dtype)
+        return z
+
+    def field(self, cond: Tensor, guidance: float = 1.0, start: Tensor | None = None) -> Field:
+        """The straight paths from the clouds' ``start`` noise to the transported points of the codes the prior draws for ``cond``.
+
+        The velocity of a point is its target minus its start, whatever x and t: every solver
+        (any steps) ends on the targets.
+        """
+        if start is None:
+            raise ValueError("a density model carries the clouds' start noise to its picture: pass start")
+        with torch.autocast(start.device.type, enabled=False):  # one vector per cloud: fp32 costs nothing
+            codes = self.sample_codes(cond.float(), latent_noise(start, self.components), guidance)
+            step = transport(self.basis.decode(codes, self.floor), start.float(), self.noise_std) - start.float()
+        return lambda x, t: step.to(x.dtype)
