@@ -37,11 +37,10 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pointdiff.flow.latent import CANVAS, LatentPrior, latent_noise
-from pointdiff.flow.model import VelocityModel, guided
+from pointdiff.flow.model import VelocityModel
 from pointdiff.flow.solvers import Field
 from pointdiff.progress import ProgressFn, report
 
@@ -238,25 +237,14 @@ class DensityFlow(VelocityModel):
         """Training: (None — no point network —, the prior's flow-matching loss) for captions ``cond`` of pictures ``picture`` [B] (indices)."""
         if picture is None or noise is None or self.codes is None:
             raise TypeError("a density model trains on (cond, picture=indices, noise=...) after fit(sampler); draw with field(cond, start=...)")
-        z1 = self.codes[picture.to(self.codes.device)]
         noise = noise.float()
-        z0, s = noise[:, : self.components], 0.5 * (1 + torch.erf(noise[:, self.components] / math.sqrt(2)))
-        z_s = (1 - s[:, None]) * z0 + s[:, None] * z1
-        u = self.prior(z_s, s, self.prior.context(cond))
-        return None, F.mse_loss(u.float(), z1 - z0)
+        k = self.components
+        return None, self.prior.loss(self.codes[picture.to(self.codes.device)], noise[:, :k], noise[:, k], cond)
 
     # --- sampling ---
     def sample_codes(self, cond: Tensor, noise: Tensor, guidance: float = 1.0) -> Tensor:
         """Codes [B, k] from code noise [B, k] under texts ``cond``: Euler steps on the prior's flow."""
-        ctx = self.prior.context(cond)
-        if guidance != 1.0:
-            ctx = torch.cat([ctx, self.prior.context(torch.zeros_like(cond))])
-        z, h = noise, 1.0 / self.prior_steps
-        for k in range(self.prior_steps):
-            s = torch.full((len(z),), k * h, device=z.device, dtype=z.dtype)
-            u = self.prior(z, s, ctx) if guidance == 1.0 else guided(self.prior, z, s, ctx, guidance)
-            z = z + h * u.to(z.dtype)
-        return z
+        return self.prior.sample(cond, noise, self.prior_steps, guidance)
 
     def field(self, cond: Tensor, guidance: float = 1.0, start: Tensor | None = None) -> Field:
         """The straight paths from the clouds' ``start`` noise to the transported points of the codes the prior draws for ``cond``.

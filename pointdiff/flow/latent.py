@@ -111,6 +111,24 @@ class LatentPrior(nn.Module):
         """The text's embedding (√D scaling: unit text vectors get unit-variance coordinates)."""
         return self.cond_mlp(cond * math.sqrt(self.cond_dim))
 
+    def sample(self, cond: Tensor, noise: Tensor, steps: int, guidance: float = 1.0) -> Tensor:
+        """Latents [B, D] from latent noise [B, D] under texts ``cond``: ``steps`` Euler steps, with guidance."""
+        ctx = self.context(cond)
+        if guidance != 1.0:
+            ctx = torch.cat([ctx, self.context(torch.zeros_like(cond))])
+        z, h = noise, 1.0 / steps
+        for k in range(steps):
+            s = torch.full((len(z),), k * h, device=z.device, dtype=z.dtype)
+            u = self(z, s, ctx) if guidance == 1.0 else guided(self, z, s, ctx, guidance)
+            z = z + h * u.to(z.dtype)  # z stays in its own precision under autocast
+        return z
+
+    def loss(self, target: Tensor, z0: Tensor, n: Tensor, cond: Tensor) -> Tensor:
+        """Flow-matching loss toward latents ``target`` [B, D] from noise ``z0`` [B, D]; ``n`` [B] standard normal gives the times."""
+        s = 0.5 * (1 + torch.erf(n / math.sqrt(2)))  # Φ(n): uniform on (0, 1)
+        z_s = (1 - s[:, None]) * z0 + s[:, None] * target
+        return F.mse_loss(self(z_s, s, self.context(cond)).float(), target - z0)
+
     def forward(self, z: Tensor, s: Tensor, ctx: Tensor) -> Tensor:
         e = F.silu(ctx + self.time_mlp(fourier_time(s, 64).to(ctx.dtype)))
         film = self.film(e).view(len(e), self.blocks, 2, self.hidden)
@@ -217,15 +235,7 @@ class LatentMapFlow(VelocityModel):
     # --- the prior ---
     def sample_latent(self, cond: Tensor, noise: Tensor, guidance: float = 1.0) -> Tensor:
         """z [B, latent_dim] from latent noise [B, latent_dim] under texts ``cond``: Euler on the prior's flow."""
-        ctx = self.prior.context(cond)
-        if guidance != 1.0:
-            ctx = torch.cat([ctx, self.prior.context(torch.zeros_like(cond))])
-        z, h = noise, 1.0 / self.prior_steps
-        for k in range(self.prior_steps):
-            s = torch.full((len(z),), k * h, device=z.device, dtype=z.dtype)
-            u = self.prior(z, s, ctx) if guidance == 1.0 else guided(self.prior, z, s, ctx, guidance)
-            z = z + h * u.to(z.dtype)  # z stays in its own precision under autocast
-        return z
+        return self.prior.sample(cond, noise, self.prior_steps, guidance)
 
     def field(self, cond: Tensor, guidance: float = 1.0, start: Tensor | None = None) -> Field:
         """The point flow of the pictures the prior draws for ``cond`` from the clouds' ``start`` noise.
@@ -263,12 +273,8 @@ class LatentMapFlow(VelocityModel):
         d = self.latent_dim
         noise = noise.float()
         eps, z0 = noise[:, :d], noise[:, d : 2 * d]
-        s = 0.5 * (1 + torch.erf(noise[:, 2 * d] / math.sqrt(2)))  # Φ(n): uniform on (0, 1)
         z = mu + (0.5 * logvar).exp() * eps
         kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).mean()
-        target = mu.detach()
-        z_s = (1 - s[:, None]) * z0 + s[:, None] * target
-        u = self.prior(z_s, s, self.prior.context(cond))
-        prior_loss = F.mse_loss(u.float(), target - z0)
+        prior_loss = self.prior.loss(mu.detach(), z0, noise[:, 2 * d], cond)
         v = self.velocity(x, t, self.decode(z))
         return v, self.kl_weight * kl + prior_loss
