@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BIN=${PYTHON_BIN:-.venv/bin}
 WS=${DEMO_WORKSPACE:-pointdiff-work/demo}
 COUNT=${DEMO_COUNT:-600}
-STEPS=${DEMO_STEPS:-3000}
+STEPS=${DEMO_STEPS:-8000}  # the default recipe's full schedule: ~2 min on 2 cores
 pd() { "$BIN/pointdiff" "$@"; }
 
 echo "== 1/4 ingest: $COUNT built-in labelled cartoon faces -> $WS/dataset"
@@ -18,7 +18,7 @@ echo "== 2/4 embed: captions -> unit vectors (MiniLM, shipped offline)"
 pd embed --workspace "$WS"
 
 echo "== 3/4 train: our default recipe, $STEPS steps"
-pd train --workspace "$WS" --preset short --steps "$STEPS" --name demo-run
+pd train --workspace "$WS" --steps "$STEPS" --name demo-run
 
 echo "== 4/4 generate: pictures from prompts (the first two phrasings never appear in training captions)"
 pd generate --workspace "$WS" --num-samples 3 --seed 0 --out "$WS/outputs/demo.png" \

@@ -38,13 +38,16 @@ class TrainConfig:
 
     # --- model ---
     # density: a flow on principal-component codes of each picture's ink density, points carried
-    # there by transport (flow/density.py). Faces, 5 captions each, against the film recipe
-    # (preset `film`, 548 s), eval's prompts, expression: own captions 74 vs 40 %, canonical
-    # 69 vs 30 %, held-out paraphrases 49 vs 29 %, 1-NNA 61 vs 67 %, in 267 s (docs/recipes.md).
+    # there by transport (flow/density.py). Against the film recipe (preset `film`), one session,
+    # eval's 70 prompts, faces' expression: own captions 83 vs 40 %, canonical 86 vs 30, held-out
+    # paraphrases 46 vs 29 (orientation 77 vs 67); glyphs' character, own captions 72 vs 61 %;
+    # 130 vs 366 s of training (README, Recipes).
     # film: Fourier features + FiLM residual blocks per point; reference: the plain MLP on [x, y, t, c];
     # latent-map: a learned autoencoder and prior (preset `latent`)
     arch: str = "density"
-    hidden: int = 256  # width per point (density: of the prior); 256 with Fourier features beat the reference's 512 at equal steps
+    # width per point (density: of the prior); 256 with Fourier features beat the reference's 512 at equal
+    # steps. Density prior 512: own captions' expression 85 vs 79 %, held-out paraphrases' 46 vs 57 (it memorises), 2x the time
+    hidden: int = 256
     depth: int = 4  # film: residual blocks (2 Linear each); density: the prior's blocks; reference: Linear layers (6)
     fourier_features: int = 64  # film: sin/cos pairs of random projections of (x, y): thin strokes need high frequencies
     fourier_scale: float = 1.0  # film: std of the projections' frequencies (cycles per unit; canvas 6 units); 2 was worse
@@ -56,11 +59,16 @@ class TrainConfig:
     # density: cells per side of the ink-density grid the codes describe (4 × 4 pixels of a 256-pixel
     # picture); 128 components of 64² read the faces' expressions 75 % of the time, of 32² 74-77 %
     density_res: int = 64
-    # density: principal components per code. 256 keep more (85 % of expressions read off the
-    # reconstructions against 75 %) but their prior learned worse: own captions' expression 46 vs 81 %
-    components: int = 128
+    # density: principal components per code, and how each is scaled (codes divided by std^whiten).
+    # Faces, 210 prompts per kind, mean of seeds 0 and 1, expression: 256 unwhitened (whiten 0) against
+    # 128 whitened: held-out paraphrases 52 vs 44 % (orientation 76 vs 69), canonical 80 vs 74, own
+    # captions 76 vs 77; at seed 0 (70 prompts) 256 whitened by std^0.5 drew 67 % of its own captions'
+    # expressions, 512 unwhitened 63 %, 256 whitened fully 46 % (a prototype). Whitening makes a faint direction cost
+    # the prior's loss as much as the head's outline; unwhitened, code error = √density error.
+    components: int = 256
+    density_whiten: float = 0.0
     # density: taken off each decoded √density cell (mean density 1) against background haze. Faces'
-    # expressions read off 200 reconstructions: 0.2: 76.0 %, 0: 75.5, 0.3: 74.0, 0.5: 71.5
+    # expressions read off 200 reconstructions (128 components): 0.2: 76.0 %, 0: 75.5, 0.3: 74.0, 0.5: 71.5
     density_floor: float = 0.2
     # --- data ---
     # Captions per step. Density: 256 (a code per caption, cheap); film: at equal points per step,
@@ -75,11 +83,13 @@ class TrainConfig:
     cond_dropout: float = 0.1  # probability of training on the null (zero) condition, enables --guidance
     # σ of Gaussian noise added to each text vector (norm ≈ σ, then renormalised), so that nearby
     # wordings mean the same. Density, held-out paraphrases, orientation / expression (guidance 2):
-    # 0.5: 77 / 41 %, 1.0: 71 / 50 %, none: 67 / 33 %; own captions 77-81 % expression for all three
+    # 0.5: 77 / 41 %, 1.0: 71 / 50 %, none: 67 / 33 %; own captions 77-81 % expression for all three.
+    # With 256 unwhitened components (210 prompts): 0.5: 76 / 57 %, 1.0: 69 / 54 %
     cond_noise: float = 0.5
     # --- optimisation ---
-    # Optimizer steps. Density: 267 s on 2 CPU cores (30 steps/s), `short` trains 3000. Film: 548 s (14.6 steps/s); 8000 vs 3000 steps: own
-    # captions' expression 40 vs 23 %, held-out paraphrases' 29 vs 16 %, 1-NNA 67 vs 78 %.
+    # Optimizer steps. Density: 130 s on 2 CPU cores (62 steps/s), `short` trains 3000; 16000 steps drew
+    # no better (paraphrases' expression 50 vs 57 %, own 77 vs 79). Film: 366 s (22 steps/s); 8000 vs
+    # 3000 steps: own captions' expression 40 vs 23 %, held-out paraphrases' 29 vs 16 %, 1-NNA 67 vs 78 %.
     steps: int = 8000
     lr: float = 1e-3  # peak learning rate (Adam)
     warmup_steps: int = 200  # linear warm-up: large early updates diverged in probes without it
@@ -130,6 +140,7 @@ class TrainConfig:
                 "prior_steps": self.prior_steps,
                 "noise_std": self.noise_std,
                 "floor": self.density_floor,
+                "whiten": self.density_whiten,
             }
         raise PointdiffError(f"unknown arch {self.arch!r}; known: density, film, latent-map, reference")
 

@@ -14,7 +14,9 @@ form:
 * **codes** (:class:`DensityBasis`, fitted once before training, :meth:`DensityFlow.fit`):
   every picture's ink density on a ``res`` × ``res`` grid, square-rooted (so faint strokes
   weigh more beside the head's outline), projected on its first ``components`` principal
-  directions and scaled to unit variance per direction;
+  directions; the recipe divides all codes by one number (``whiten`` 0), so that the prior's
+  error on a code is its error on the √density, and a faint direction does not cost as much
+  as the head's outline (``whiten`` 1, unit variance per direction, drew worse);
 * **prior**: a flow-matching network (:class:`~pointdiff.flow.latent.LatentPrior`) learns
   p(code | text) by conditional flow matching — the one thing that is trained. Since a
   sample is one picture's code, the points of a cloud agree on one picture: no mixture.
@@ -71,14 +73,16 @@ def density_grid(points: Tensor, res: int) -> Tensor:
 class DensityBasis(nn.Module):
     """Principal directions of √density grids: codes [k] <-> densities [res²].
 
-    ``mean`` [res²], ``directions`` [k, res²] (orthonormal rows) and ``scale`` [k] (each
-    code's standard deviation over the fitted pictures, so codes have unit variance) are
-    buffers: saved with the model's weights, set by :meth:`fit`.
+    ``mean`` [res²], ``directions`` [k, res²] (orthonormal rows) and ``scale`` [k] are
+    buffers: saved with the model's weights, set by :meth:`fit`. ``whiten`` sets the scale:
+    1 divides each code by its standard deviation over the fitted pictures (unit variance
+    each); 0 divides all by one number (code distances = √density distances); in between,
+    std^whiten. Codes' mean variance is 1 whatever ``whiten`` is.
     """
 
-    def __init__(self, res: int, components: int):
+    def __init__(self, res: int, components: int, whiten: float = 1.0):
         super().__init__()
-        self.res, self.components = res, components
+        self.res, self.components, self.whiten = res, components, whiten
         self.register_buffer("mean", torch.zeros(res * res))
         self.register_buffer("directions", torch.zeros(components, res * res))
         self.register_buffer("scale", torch.ones(components))
@@ -101,8 +105,10 @@ class DensityBasis(nn.Module):
         self.mean.copy_(mean.float())
         self.directions.zero_()
         self.directions[:k] = vh.float()
+        std = s[:k] / math.sqrt(len(x) - 1)
+        rest = std ** (1 - self.whiten)  # each code's standard deviation after dividing by std^whiten
         self.scale.fill_(1.0)
-        self.scale[:k] = (s[:k] / math.sqrt(len(x) - 1)).float()
+        self.scale[:k] = (std**self.whiten * rest.square().mean().sqrt()).float()
 
     def encode(self, grids: Tensor) -> Tensor:
         """Codes [B, k] of density grids [B, res²]."""
@@ -166,7 +172,8 @@ class DensityFlow(VelocityModel):
     ``prior_hidden`` / ``prior_blocks`` the prior network; ``prior_steps`` its Euler steps at
     sampling; ``noise_std`` is σ of the start noise the points are carried from (the
     recipe's); ``floor`` is taken off each cell's decoded √density (:meth:`DensityBasis.decode`);
-    ``fit_pictures`` caps the pictures the basis is fitted on (spread over the set).
+    ``whiten`` scales the codes (:class:`DensityBasis`; 1, unit variance each, is what runs saved
+    before the knob existed used, hence the default here); ``fit_pictures`` caps the pictures the basis is fitted on (spread over the set).
     """
 
     arch = "density"
@@ -182,6 +189,7 @@ class DensityFlow(VelocityModel):
         prior_steps: int = 32,
         noise_std: float = 2.0,
         floor: float = 0.0,
+        whiten: float = 1.0,
         fit_pictures: int = 2048,
         point_dim: int = 2,
     ):
@@ -192,8 +200,8 @@ class DensityFlow(VelocityModel):
             raise ValueError(f"res must be at least 4 and components at least 1, got {res} and {components}")
         self.cond_dim, self.res, self.components = cond_dim, res, components
         self.prior_hidden, self.prior_blocks, self.prior_steps = prior_hidden, prior_blocks, prior_steps
-        self.noise_std, self.floor, self.fit_pictures = noise_std, floor, fit_pictures
-        self.basis = DensityBasis(res, components)
+        self.noise_std, self.floor, self.whiten, self.fit_pictures = noise_std, floor, whiten, fit_pictures
+        self.basis = DensityBasis(res, components, whiten)
         self.prior = LatentPrior(components, cond_dim, prior_hidden, prior_blocks)
         self.codes: Tensor | None = None  # [pictures, k] of the training set, set by fit (not saved)
 
@@ -207,6 +215,7 @@ class DensityFlow(VelocityModel):
             "prior_steps": self.prior_steps,
             "noise_std": self.noise_std,
             "floor": self.floor,
+            "whiten": self.whiten,
             "fit_pictures": self.fit_pictures,
         }
 

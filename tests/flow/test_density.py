@@ -60,6 +60,28 @@ def test_basis_with_fewer_components_keeps_the_largest_variation() -> None:
     assert float(basis.directions[0].abs().argmax()) == 0
 
 
+@pytest.mark.parametrize("whiten", [0.0, 0.5, 1.0])
+def test_whiten_sets_how_codes_share_their_variance_and_keeps_the_round_trip(whiten: float) -> None:
+    g = torch.Generator().manual_seed(1)
+    grids = (torch.randn(30, 16, generator=g) * torch.linspace(3, 0.1, 16) + 4).square()  # cells vary by different amounts
+    basis = DensityBasis(4, 16, whiten=whiten)
+    basis.fit(grids)
+    codes = basis.encode(grids)
+    torch.testing.assert_close(basis.decode(codes), grids, rtol=0, atol=1e-3)
+    torch.testing.assert_close(codes.var(0).mean(), torch.tensor(1.0), rtol=0, atol=1e-4)  # mean variance 1, whatever whiten
+    spread = basis.scale * codes.std(0)  # each direction's own standard deviation over the grids
+    kept = codes.std(0) / spread ** (1 - whiten)  # codes keep spread^(1 - whiten), up to one common factor
+    torch.testing.assert_close(kept / kept[0], torch.ones(16), rtol=1e-3, atol=0)
+
+
+def test_the_floor_clears_faint_cells_and_lowers_the_rest() -> None:
+    basis = DensityBasis(2, 1)
+    basis.mean.copy_(torch.tensor([0.1, 0.5, 1.0, 2.0]))  # √density, with a zero code
+    zero = torch.zeros(1, 1)
+    torch.testing.assert_close(basis.decode(zero), torch.tensor([[0.01, 0.25, 1.0, 4.0]]))
+    torch.testing.assert_close(basis.decode(zero, floor=0.2), torch.tensor([[0.0, 0.09, 0.64, 3.24]]))
+
+
 def test_transport_puts_every_point_in_the_density_and_keeps_its_order() -> None:
     res = 4
     one = torch.zeros(1, res * res)
