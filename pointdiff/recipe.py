@@ -45,8 +45,9 @@ class TrainConfig:
     # film: Fourier features + FiLM residual blocks per point; reference: the plain MLP on [x, y, t, c];
     # latent-map: a learned autoencoder and prior (preset `latent`)
     arch: str = "density"
-    # width per point (density: of the prior); 256 with Fourier features beat the reference's 512 at equal
-    # steps. Density prior 512: own captions' expression 85 vs 79 %, held-out paraphrases' 46 vs 57 (it memorises), 2x the time
+    # width per point (density: of the prior); 256 with Fourier features beat the reference's 512
+    # at equal steps. Density prior 512: own captions' expression 85 vs 79 %, held-out
+    # paraphrases' 46 vs 57 (it memorises), 2x the time
     hidden: int = 256
     depth: int = 4  # film: residual blocks (2 Linear each); density: the prior's blocks; reference: Linear layers (6)
     fourier_features: int = 64  # film: sin/cos pairs of random projections of (x, y): thin strokes need high frequencies
@@ -62,9 +63,10 @@ class TrainConfig:
     # density: principal components per code, and how each is scaled (codes divided by std^whiten).
     # Faces, 210 prompts per kind, mean of seeds 0 and 1, expression: 256 unwhitened (whiten 0) against
     # 128 whitened: held-out paraphrases 52 vs 44 % (orientation 76 vs 69), canonical 80 vs 74, own
-    # captions 76 vs 77; at seed 0 (70 prompts) 256 whitened by std^0.5 drew 67 % of its own captions'
-    # expressions, 512 unwhitened 63 %, 256 whitened fully 46 % (a prototype). Whitening makes a faint direction cost
-    # the prior's loss as much as the head's outline; unwhitened, code error = √density error.
+    # captions 76 vs 77; at seed 0 (70 prompts) 256 whitened by std^0.5 drew 67 % of its own
+    # captions' expressions, 512 unwhitened 63 %, 256 whitened fully 46 % (a prototype). Whitening
+    # makes a faint direction cost the prior's loss as much as the head's outline; unwhitened,
+    # code error = √density error.
     components: int = 256
     density_whiten: float = 0.0
     # density: taken off each decoded √density cell (mean density 1) against background haze. Faces'

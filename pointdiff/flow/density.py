@@ -172,8 +172,9 @@ class DensityFlow(VelocityModel):
     ``prior_hidden`` / ``prior_blocks`` the prior network; ``prior_steps`` its Euler steps at
     sampling; ``noise_std`` is σ of the start noise the points are carried from (the
     recipe's); ``floor`` is taken off each cell's decoded √density (:meth:`DensityBasis.decode`);
-    ``whiten`` scales the codes (:class:`DensityBasis`; 1, unit variance each, is what runs saved
-    before the knob existed used, hence the default here); ``fit_pictures`` caps the pictures the basis is fitted on (spread over the set).
+    ``whiten`` scales the codes (:class:`DensityBasis`; the default 1, unit variance each, is
+    what runs saved before the knob existed used); ``fit_pictures`` caps the pictures the basis
+    is fitted on (spread over the set).
     """
 
     arch = "density"

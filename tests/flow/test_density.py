@@ -151,6 +151,8 @@ def test_a_saved_model_rebuilds_with_its_basis() -> None:
     noise = make_noise(2, 64, seed=0, noise_std=2.0)
     cond = torch.randn(2, 6)
     assert torch.equal(sample(again, cond, noise, SamplingSettings()).x, sample(model, cond, noise, SamplingSettings()).x)
+    saved_before_whiten = {k: v for k, v in tiny(whiten=0.0).arch_config().items() if k != "whiten"}
+    assert build_model("density", **saved_before_whiten).whiten == 1.0  # what such runs were fitted with
 
 
 def test_colour_clouds_are_refused_with_a_reason() -> None:
