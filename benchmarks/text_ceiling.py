@@ -27,6 +27,7 @@ import argparse
 import random
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -67,8 +68,8 @@ def maxsim(prompts: tuple[torch.Tensor, torch.Tensor], captions: tuple[torch.Ten
     return out
 
 
-def linear_probe(x: torch.Tensor, y: list[str], queries: torch.Tensor, l2: float = 1e-3) -> list[str]:
-    """Labels of ``queries`` [Q, D] by softmax regression fitted on vectors ``x`` [N, D] with labels ``y`` (deterministic)."""
+def linear_probe(x: torch.Tensor, y: list[str], l2: float = 1e-3) -> Callable[[torch.Tensor], list[str]]:
+    """Softmax regression fitted on vectors ``x`` [N, D] with labels ``y`` (deterministic): vectors [Q, D] -> their labels."""
     classes = sorted(set(y))
     target = torch.tensor([classes.index(v) for v in y])
     w = torch.zeros(x.shape[1], len(classes), requires_grad=True)
@@ -82,8 +83,8 @@ def linear_probe(x: torch.Tensor, y: list[str], queries: torch.Tensor, l2: float
         return loss
 
     opt.step(closure)
-    with torch.no_grad():
-        return [classes[i] for i in (queries @ w + b).argmax(1).tolist()]
+    w, b = w.detach(), b.detach()
+    return lambda queries: [classes[i] for i in (queries @ w + b).argmax(1).tolist()]
 
 
 def main() -> None:
@@ -106,6 +107,8 @@ def main() -> None:
     rng = random.Random(PROMPT_SEED)
     print(f"{len(labels)} prompts per kind, {len(data.cond)} training captions, encoder {data.encoder.id}")
     captions = token_states(encoder, data.texts) if args.tokens else None
+    # fitted once on the captions, read on both kinds of prompt
+    probes = {name: linear_probe(data.cond.float(), [lab[name] for lab in picture_labels]) for name in scored} if args.probe else {}
     for kind, held_out in (("held-out paraphrases", True), ("training-style phrasings", False)):
         prompts = [source.prompt_for(lab, rng, held_out=held_out) for lab in labels]
         vectors = encoder.encode(prompts).float()
@@ -121,11 +124,10 @@ def main() -> None:
                         votes = Counter(picture_labels[j][name] for j in top[i].tolist())
                         right[name] += votes.most_common(1)[0][0] == lab[name]
                 print(f"{kind:>24}, {how:>6}, {k:>2}-NN: " + " / ".join(f"{n} {right[n] / len(labels):.1%}" for n in scored))
-        if args.probe:
+        if probes:
             right = Counter()
-            for name in scored:
-                guess = linear_probe(data.cond.float(), [lab[name] for lab in picture_labels], vectors)
-                right[name] = sum(g == lab[name] for g, lab in zip(guess, labels))
+            for name, probe in probes.items():
+                right[name] = sum(g == lab[name] for g, lab in zip(probe(vectors), labels))
             print(f"{kind:>24}, pooled, linear probe: " + " / ".join(f"{n} {right[n] / len(labels):.1%}" for n in scored))
 
 
