@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BIN=${PYTHON_BIN:-.venv/bin}
 WS=${DEMO_WORKSPACE:-pointdiff-work/demo}
 COUNT=${DEMO_COUNT:-600}
-STEPS=${DEMO_STEPS:-8000}  # the default recipe's full schedule: ~2 min on 2 cores
+STEPS=${DEMO_STEPS:-8000}  # the default recipe's full schedule: ~3 min on 2 cores
 pd() { "$BIN/pointdiff" "$@"; }
 
 echo "== 1/4 ingest: $COUNT built-in labelled cartoon faces -> $WS/dataset"

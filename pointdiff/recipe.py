@@ -15,6 +15,7 @@ from typing import Any
 from pointdiff.config import apply
 from pointdiff.device import PRECISIONS
 from pointdiff.errors import PointdiffError
+from pointdiff.flow.latent import PREDICTS
 from pointdiff.flow.path import PAIRINGS
 
 # What a resumed run may change: how long it trains and how it keeps checkpoints. Anything
@@ -56,7 +57,11 @@ class TrainConfig:
     latent_channels: int = 4  # latent-map: channels of the 8 × 8 latent per picture
     map_channels: int = 16  # latent-map: channels of the 32 × 32 feature map every point reads
     kl_weight: float = 1e-3  # latent-map: β of the latent's KL (per dimension) beside the flow loss
-    prior_steps: int = 32  # latent-map, density: Euler steps of the text -> latent flow at sampling (one small MLP call per cloud each)
+    # latent-map, density: Euler steps of the text -> latent flow at sampling (one small MLP call per
+    # cloud each, conditional and null rows batched). Density, the code-predicting prior, mean of seeds
+    # 0 and 1, 210 prompts: 8 steps drew as 32 did (own captions' expression 85 vs 86 %, held-out
+    # paraphrases 73 / 56 vs 71 / 55); 4 steps: own 86 %, paraphrases' expression 53. `latent` keeps 32
+    prior_steps: int = 8
     # density: cells per side of the ink-density grid the codes describe (4 × 4 pixels of a 256-pixel
     # picture); 128 components of 64² read the faces' expressions 75 % of the time, of 32² 74-77 %
     density_res: int = 64
@@ -72,6 +77,13 @@ class TrainConfig:
     # density: taken off each decoded √density cell (mean density 1) against background haze. Faces'
     # expressions read off 200 reconstructions (128 components): 0.2: 76.0 %, 0: 75.5, 0.3: 74.0, 0.5: 71.5
     density_floor: float = 0.2
+    # density: what the prior's network predicts, the code itself (data) or the velocity toward it.
+    # Faces, 210 prompts per kind, mean of seeds 0 and 1, 32 prior steps each, data vs velocity:
+    # own captions' expression 86 vs 76 % (real faces 86), 1-NNA 72 vs 79 %, canonical 82 vs 80,
+    # held-out paraphrases 71 / 55 vs 76 / 52 (orientation / expression). A velocity leaves noise
+    # in the faint components, drawn as scattered points; a guess of the code does not
+    # (docs/recipes.md). Preset `density-velocity` keeps the velocity prior
+    prior_predict: str = "data"
     # --- data ---
     # Captions per step. Density: 256 (a code per caption, cheap); film: at equal points per step,
     # 64x64 beat 16x256 and 4x1024 (Chamfer), preset `film` keeps 64
@@ -145,6 +157,7 @@ class TrainConfig:
                 "noise_std": self.noise_std,
                 "floor": self.density_floor,
                 "whiten": self.density_whiten,
+                "predict": self.prior_predict,
             }
         raise PointdiffError(f"unknown arch {self.arch!r}; known: density, film, latent-map, reference")
 
@@ -157,6 +170,8 @@ class TrainConfig:
             (self.points_per_cloud >= 1, "points_per_cloud must be at least 1"),
             (self.noise_std > 0, "noise_std must be positive"),
             (self.pairing in PAIRINGS, f"pairing must be one of {', '.join(PAIRINGS)}"),
+            (self.prior_predict in PREDICTS, f"prior_predict must be one of {', '.join(PREDICTS)}"),
+            (self.prior_steps >= 1, "prior_steps must be at least 1"),
             (0 <= self.cond_dropout < 1, "cond_dropout must be in [0, 1)"),
             (self.cond_noise >= 0, "cond_noise must be at least 0"),
             (self.schedule in ("cosine", "constant"), "schedule must be cosine or constant"),
@@ -215,7 +230,7 @@ class TrainConfig:
     def from_meta(cls, meta: dict[str, Any]) -> "TrainConfig":
         """The recipe stored in a checkpoint's ``meta.json``."""
         # A run saved before a setting existed trained without it: not with today's default.
-        before = {"cond_noise": 0.0}
+        before = {"cond_noise": 0.0, "prior_predict": "velocity"}
         return apply(cls(), {**before, **meta["config"]}, "checkpoint meta.json")
 
     def resumed(self, overrides: dict[str, Any]) -> "TrainConfig":

@@ -57,13 +57,13 @@ def test_meta_round_trip_and_unknown_keys() -> None:
         TrainConfig.from_meta({"config": {"hiden": 64}})
 
 
-@pytest.mark.parametrize("preset", ["default", "seed", "short", "latent", "film"])
+@pytest.mark.parametrize("preset", ["default", "seed", "short", "latent", "film", "density-velocity"])
 def test_num_params_counts_the_model_it_builds(preset: str) -> None:
     cfg = load_config(TrainConfig, preset=None if preset == "default" else preset_path("train", preset))
     assert cfg.num_params(384) == build_model(cfg.arch, 384, **cfg.model_kwargs()).num_params()
 
 
 def test_validate_names_the_bad_setting() -> None:
-    for bad, msg in [({"steps": 0}, "steps"), ({"pairing": "greedy"}, "pairing"), ({"arch": "unet"}, "unknown arch"), ({"sample_precision": "fp8"}, "precisions")]:
+    for bad, msg in [({"steps": 0}, "steps"), ({"pairing": "greedy"}, "pairing"), ({"arch": "unet"}, "unknown arch"), ({"sample_precision": "fp8"}, "precisions"), ({"prior_predict": "noise"}, "prior_predict"), ({"prior_steps": 0}, "prior_steps")]:
         with pytest.raises(PointdiffError, match=msg):
             TrainConfig(**bad).validate()

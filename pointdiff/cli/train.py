@@ -2,6 +2,7 @@
 
     pointdiff train                                  # the workspace dataset, our default recipe
     pointdiff train --preset film                    # the per-point flow, the default before the density model
+    pointdiff train --preset density-velocity        # the density model as it was before its prior predicted codes
     pointdiff train --preset seed                    # the reference recipe exactly (20000 one-cloud steps)
     pointdiff train --preset seed --epochs 20000     # the same, in the reference's own words
     pointdiff train --data data.pt --steps 5000      # the reference system's data file
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder with embeddings (default: the workspace's), or the reference's data .pt file."),
-        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured: the density model, 8000 steps, ~5 min on 2 cores), 'short' (the same for 3000 steps, what make demo trains), 'film' (the per-point flow that was the default before, ~9 min), 'seed' (the reference recipe exactly) or 'latent' (experimental: the latent-map model, 4200 steps, ~8 min)."),
+        preset: str = typer.Option("default", "--preset", "-p", help="Recipe: 'default' (ours, measured: the density model, 8000 steps, ~3 min on 2 cores), 'short' (the same for 3000 steps), 'density-velocity' (the default before its prior predicted codes), 'film' (the per-point flow that was the default before the density model, ~9 min), 'seed' (the reference recipe exactly) or 'latent' (experimental: the latent-map model, 4200 steps, ~8 min)."),
         config: Optional[Path] = common.ConfigOpt,
         steps: Optional[int] = typer.Option(None, "--steps", "-s", help="Optimizer steps (each on clouds_per_step clouds). Default: the recipe's."),
         epochs: Optional[int] = typer.Option(None, "--epochs", help=EPOCHS_HELP),

@@ -18,7 +18,9 @@ form:
   error on a code is its error on the √density, and a faint direction does not cost as much
   as the head's outline (``whiten`` 1, unit variance per direction, drew worse);
 * **prior**: a flow-matching network (:class:`~pointdiff.flow.latent.LatentPrior`) learns
-  p(code | text) by conditional flow matching — the one thing that is trained. Since a
+  p(code | text) by conditional flow matching — the one thing that is trained. The recipe's
+  network predicts the code itself rather than the velocity toward it (``predict="data"``):
+  a velocity left noise in the faint components, drawn as scattered points. Since a
   sample is one picture's code, the points of a cloud agree on one picture: no mixture.
   Classifier-free guidance acts here;
 * **points**: the code decodes to a density (basis, less a small floor, clipped at 0 and
@@ -28,8 +30,9 @@ form:
   monotone transport of N(0, σ²I) onto the density, so a point's path from its noise is a
   straight line at constant velocity and every ODE solver lands on the map exactly.
 
-Training is flow matching on one vector per caption: ``loss = ‖u(z_s, s | text) − (z1 − z0)‖²``,
-``z1`` the caption's picture's code. The trainer calls :meth:`DensityFlow.fit` before the
+Training is flow matching on one vector per caption: ``loss = ‖ẑ1(z_s, s | text) − z1‖²``
+(``predict="data"``) or ``‖u(z_s, s | text) − (z1 − z0)‖²`` (``"velocity"``), ``z1`` the
+caption's picture's code. The trainer calls :meth:`DensityFlow.fit` before the
 first step and :meth:`DensityFlow.forward` with the pictures' indices in place of points.
 """
 
@@ -170,8 +173,9 @@ class DensityFlow(VelocityModel):
 
     ``cond_dim`` is the text vector's size; ``res`` and ``components`` size the codes;
     ``prior_hidden`` / ``prior_blocks`` the prior network; ``prior_steps`` its Euler steps at
-    sampling; ``noise_std`` is σ of the start noise the points are carried from (the
-    recipe's); ``floor`` is taken off each cell's decoded √density (:meth:`DensityBasis.decode`);
+    sampling; ``predict`` what that network predicts (:class:`~pointdiff.flow.latent.LatentPrior`;
+    the default "velocity" is what runs saved before the knob existed used); ``noise_std`` is
+    σ of the start noise the points are carried from (the recipe's); ``floor`` is taken off each cell's decoded √density (:meth:`DensityBasis.decode`);
     ``whiten`` scales the codes (:class:`DensityBasis`; the default 1, unit variance each, is
     what runs saved before the knob existed used); ``fit_pictures`` caps the pictures the basis
     is fitted on (spread over the set).
@@ -192,6 +196,7 @@ class DensityFlow(VelocityModel):
         floor: float = 0.0,
         whiten: float = 1.0,
         fit_pictures: int = 2048,
+        predict: str = "velocity",
         point_dim: int = 2,
     ):
         super().__init__()
@@ -203,7 +208,8 @@ class DensityFlow(VelocityModel):
         self.prior_hidden, self.prior_blocks, self.prior_steps = prior_hidden, prior_blocks, prior_steps
         self.noise_std, self.floor, self.whiten, self.fit_pictures = noise_std, floor, whiten, fit_pictures
         self.basis = DensityBasis(res, components, whiten)
-        self.prior = LatentPrior(components, cond_dim, prior_hidden, prior_blocks)
+        self.predict = predict
+        self.prior = LatentPrior(components, cond_dim, prior_hidden, prior_blocks, predict)
         self.codes: Tensor | None = None  # [pictures, k] of the training set, set by fit (not saved)
 
     def arch_config(self) -> dict[str, Any]:
@@ -218,6 +224,7 @@ class DensityFlow(VelocityModel):
             "floor": self.floor,
             "whiten": self.whiten,
             "fit_pictures": self.fit_pictures,
+            "predict": self.predict,
         }
 
     # --- before training: the codes ---

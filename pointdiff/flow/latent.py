@@ -90,12 +90,32 @@ def latent_noise(start: Tensor, dim: int) -> Tensor:
     return out.to(start.device)
 
 
-class LatentPrior(nn.Module):
-    """u(z_s, s, text): a residual MLP on the flattened latent with FiLM from text and time."""
+PREDICTS = ("velocity", "data")
 
-    def __init__(self, latent_dim: int, cond_dim: int, hidden: int, blocks: int):
+
+class LatentPrior(nn.Module):
+    """A flow on latents z given text: a residual MLP on the flattened latent with FiLM from text and time.
+
+    On the straight path z_s = (1 − s)·z0 + s·z1 the network predicts either
+
+    * ``predict="velocity"``: u ≈ z1 − z0, trained by ‖u − (z1 − z0)‖²; or
+    * ``predict="data"``: ẑ1 ≈ E[z1 | z_s, text], trained by ‖ẑ1 − z1‖² (x-prediction, as in
+      Li & He, "Back to Basics: Let Denoising Generative Models Denoise", 2025). The velocity
+      the sampler follows is the one that reaches ẑ1 by s = 1, (ẑ1 − z_s) / (1 − s), so an
+      Euler step from s never overshoots the guess and the last step lands on it.
+
+    A picture's code lies on a thin set of the code space (a few hundred pictures in 256
+    dimensions); a velocity must carry every coordinate of the noise there, and what it
+    leaves behind in the faint directions is drawn as scattered points. A guess of the code
+    itself falls back to the mean where unsure, so it leaves no noise behind
+    (``docs/recipes.md``, "The prior predicts the code").
+    """
+
+    def __init__(self, latent_dim: int, cond_dim: int, hidden: int, blocks: int, predict: str = "velocity"):
         super().__init__()
-        self.cond_dim, self.blocks, self.hidden = cond_dim, blocks, hidden
+        if predict not in PREDICTS:
+            raise ValueError(f"predict must be one of {', '.join(PREDICTS)}, got {predict!r}")
+        self.cond_dim, self.blocks, self.hidden, self.predict = cond_dim, blocks, hidden, predict
         self.inp = nn.Linear(latent_dim, hidden)
         self.cond_mlp = nn.Sequential(nn.Linear(cond_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.time_mlp = nn.Sequential(nn.Linear(64, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
@@ -112,7 +132,11 @@ class LatentPrior(nn.Module):
         return self.cond_mlp(cond * math.sqrt(self.cond_dim))
 
     def sample(self, cond: Tensor, noise: Tensor, steps: int, guidance: float = 1.0) -> Tensor:
-        """Latents [B, D] from latent noise [B, D] under texts ``cond``: ``steps`` Euler steps, with guidance."""
+        """Latents [B, D] from latent noise [B, D] under texts ``cond``: ``steps`` Euler steps, with guidance.
+
+        Guidance combines the network's outputs; with ``predict="data"`` that is the same as
+        combining velocities, since the velocity is affine in the guess at a given z and s.
+        """
         ctx = self.context(cond)
         if guidance != 1.0:
             ctx = torch.cat([ctx, self.context(torch.zeros_like(cond))])
@@ -120,14 +144,20 @@ class LatentPrior(nn.Module):
         for k in range(steps):
             s = torch.full((len(z),), k * h, device=z.device, dtype=z.dtype)
             u = self(z, s, ctx) if guidance == 1.0 else guided(self, z, s, ctx, guidance)
+            if self.predict == "data":  # the network's guess of the end point: the velocity that reaches it
+                u = (u - z) / (1 - s[:, None])
             z = z + h * u.to(z.dtype)  # z stays in its own precision under autocast
         return z
 
     def loss(self, target: Tensor, z0: Tensor, n: Tensor, cond: Tensor) -> Tensor:
-        """Flow-matching loss toward latents ``target`` [B, D] from noise ``z0`` [B, D]; ``n`` [B] standard normal gives the times."""
+        """Flow-matching loss toward latents ``target`` [B, D] from noise ``z0`` [B, D]; ``n`` [B] standard normal gives the times.
+
+        The squared error of the velocity (``predict="velocity"``) or of the guessed latent (``"data"``).
+        """
         s = 0.5 * (1 + torch.erf(n / math.sqrt(2)))  # Φ(n): uniform on (0, 1)
         z_s = (1 - s[:, None]) * z0 + s[:, None] * target
-        return F.mse_loss(self(z_s, s, self.context(cond)).float(), target - z0)
+        out = self(z_s, s, self.context(cond)).float()
+        return F.mse_loss(out, target if self.predict == "data" else target - z0)
 
     def forward(self, z: Tensor, s: Tensor, ctx: Tensor) -> Tensor:
         e = F.silu(ctx + self.time_mlp(fourier_time(s, 64).to(ctx.dtype)))

@@ -158,3 +158,53 @@ def test_a_saved_model_rebuilds_with_its_basis() -> None:
 def test_colour_clouds_are_refused_with_a_reason() -> None:
     with pytest.raises(ValueError, match="colour"):
         DensityFlow(cond_dim=6, point_dim=5)
+
+
+def test_a_data_predicting_prior_lands_on_its_last_guess_and_guides_like_velocities() -> None:
+    model = tiny(predict="data", prior_steps=3)
+    model.fit(pictures())
+    for p in model.prior.parameters():
+        nn.init.normal_(p, std=0.2)
+    model.double()
+    prior = model.prior
+    cond, noise = torch.randn(2, 6, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)
+    guess = lambda z, s, c: prior(z, torch.full((2,), s, dtype=torch.float64), prior.context(c))  # noqa: E731
+    # the Euler steps by hand: velocity (guess - z) / (1 - s), so the last step (s = 2/3) ends on that step's guess
+    z = noise
+    for k in range(2):
+        z = z + (guess(z, k / 3, cond) - z) / 3 / (1 - k / 3)
+    torch.testing.assert_close(model.sample_codes(cond, noise), guess(z, 2 / 3, cond))
+    # guidance combines guesses; one step from s = 0 lands on the guided guess
+    model.prior_steps = 1
+    null = torch.zeros_like(cond)
+    expected = guess(noise, 0.0, null) + 2.5 * (guess(noise, 0.0, cond) - guess(noise, 0.0, null))
+    torch.testing.assert_close(model.sample_codes(cond, noise, guidance=2.5), expected)
+
+
+def test_the_data_predicting_prior_is_trained_on_the_code_itself() -> None:
+    model = tiny(predict="data")
+    model.fit(pictures())
+    for p in model.prior.parameters():
+        nn.init.normal_(p, std=0.2)
+    cond, picture, noise = torch.randn(3, 6), torch.tensor([0, 4, 4]), torch.randn(3, model.train_noise)
+    _, loss = model(None, None, cond, picture=picture, noise=noise)
+    target, z0 = model.codes[picture], noise[:, :5]
+    s = 0.5 * (1 + torch.erf(noise[:, 5] / 2**0.5))
+    out = model.prior((1 - s[:, None]) * z0 + s[:, None] * target, s, model.prior.context(cond))
+    torch.testing.assert_close(loss, (out - target).square().mean())
+    velocity = tiny()  # the same weights predicting velocities are scored against z1 - z0
+    velocity.load_state_dict(model.state_dict())
+    velocity.codes = model.codes
+    torch.testing.assert_close(velocity(None, None, cond, picture=picture, noise=noise)[1], (out - (target - z0)).square().mean())
+    with pytest.raises(ValueError, match="predict"):
+        tiny(predict="epsilon")
+
+
+def test_runs_saved_before_the_prior_could_predict_codes_load_as_velocity_priors() -> None:
+    saved_before = {k: v for k, v in tiny(predict="data").arch_config().items() if k != "predict"}
+    assert build_model("density", **saved_before).prior.predict == "velocity"
+    from pointdiff.config import to_dict
+    from pointdiff.recipe import TrainConfig
+
+    old = {k: v for k, v in to_dict(TrainConfig()).items() if k != "prior_predict"}
+    assert TrainConfig.from_meta({"config": old}).prior_predict == "velocity"
