@@ -85,12 +85,12 @@ def metrics_rows(m: CloudMetrics, kind: str) -> list[list[Any]]:
 
 
 def kind_rows(kinds: dict[str, Any]) -> list[list[Any]]:
-    """One row per kind of prompt: its count, and accuracy generated vs on real pictures (each label / joint)."""
+    """One row per kind of prompt: its count, accuracy generated vs on real pictures (each label / joint), and 1-NNA."""
 
     def each(acc: dict[str, float] | None) -> str:
         return "—" if acc is None else " / ".join(_pct(v) for v in acc.values())
 
-    return [[kind, str(v["n"]), each(v["generated"]), each(v["real"])] for kind, v in kinds.items()]
+    return [[kind, str(v["n"]), each(v["generated"]), each(v["real"]), _pct(v.get("nna"))] for kind, v in kinds.items()]
 
 
 def chance_text(source: LabelledSource) -> str:
@@ -115,11 +115,12 @@ def _render(res: EvalResult, grid: Path, numbers: Path) -> None:
     console.print(table("evaluation", ["metric", "generated", real, "better"], metrics_rows(res.metrics, res.kind), justify_numbers=False))
     if source is not None and len(res.prompt_kinds) > 1:
         labels = " / ".join([*source.labels, "both" if len(source.labels) == 2 else "all"])
-        console.print(table(f"prompt accuracy by kind of prompt: {labels}", ["prompts", "n", "generated", f"real {source.noun}"], kind_rows(res.prompt_kinds), justify_numbers=False))
+        console.print(table(f"prompt accuracy by kind of prompt: {labels}", ["prompts", "n", "generated", f"real {source.noun}", "1-NNA"], kind_rows(res.prompt_kinds), justify_numbers=False))
         style = "the reference's prompt style" if source.name == "faces" else "a fixed short form in training words"
         console.print(
             f"Real {source.noun} minus generated, for the training captions, is what drawing loses; training captions minus "
-            f"held-out paraphrases is what understanding loses (canonical: {style})."
+            f"held-out paraphrases is what understanding loses (canonical: {style}). 1-NNA: each kind's clouds against the real "
+            f"held-out {source.noun} (50% ideal)."
         )
     if res.scorer and source is not None:
         console.print(f"scorer: {res.scorer} (fitted on other real {source.noun}); chance: {chance_text(source)}")

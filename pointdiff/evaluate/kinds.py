@@ -9,6 +9,9 @@ labels (faces: orientation × expression pairs; glyphs: characters, each in its 
   the faces, "Left-facing, neutral expression"; "Capital Q, serif, bold, italic" for glyphs;
 * **held-out paraphrases** — phrasings no training caption uses ("head rotated to the left,
   with a poker face"): what is lost beyond the training captions is *understanding*.
+
+Each kind also gets 1-NNA against the eval's real references (the same label layout): for the
+training captions it says how close to real the drawing is when the words are understood.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
 from pointdiff.data.sampler import PointSampler
 from pointdiff.data.training import embedded_rows
 from pointdiff.evaluate.labelled import LabelledSource
-from pointdiff.evaluate.sets import POINT_SEED
-from pointdiff.metrics import Scorer, label_accuracy
+from pointdiff.evaluate.sets import POINT_SEED, EvalSet
+from pointdiff.metrics import Scorer, chamfer_matrix, label_accuracy, one_nna
 from pointdiff.text.embeddings import EncoderInfo, read_embeddings
 
 TRAINING, CANONICAL, HELD_OUT = "training captions", "canonical", "held-out paraphrases"
@@ -83,14 +86,19 @@ def training_prompt_set(dataset_root: str | Path, encoder: EncoderInfo, source: 
     )
 
 
-def accuracy_by_kind(sets: list[PromptSet], draw: Callable[[PromptSet], Tensor], scorer: Scorer, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+def accuracy_by_kind(
+    sets: list[PromptSet], draw: Callable[[PromptSet], Tensor], scorer: Scorer, names: Sequence[str], against: EvalSet | None = None
+) -> dict[str, dict[str, Any]]:
     """Prompt accuracy on labels ``names`` of clouds drawn (one per prompt, by ``draw``) from each set, with its real ceiling.
 
-    Returns ``{kind: {"n", "generated": {<each name>, joint}, "real": ... or None}}``.
+    Returns ``{kind: {"n", "generated": {<each name>, joint}, "real": ... or None, "nna": ...}}``;
+    ``nna`` is the drawn clouds' 1-NNA by Chamfer against ``against``'s references (None without it).
     """
     out: dict[str, dict[str, Any]] = {}
     for ps in sets:
-        generated = label_accuracy(scorer.predict(draw(ps)), ps.labels, names)
+        clouds = draw(ps).detach().float().cpu()
+        generated = label_accuracy(scorer.predict(clouds), ps.labels, names)
         real = label_accuracy(scorer.predict(ps.real), ps.labels, names) if ps.real is not None else None
-        out[ps.kind] = {"n": len(ps.prompts), "generated": generated, "real": real}
+        nna = one_nna(chamfer_matrix(clouds), against.d_rr(), chamfer_matrix(clouds, against.reference)) if against is not None else None
+        out[ps.kind] = {"n": len(ps.prompts), "generated": generated, "real": real, "nna": nna}
     return out

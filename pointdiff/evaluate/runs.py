@@ -170,7 +170,7 @@ def evaluate_run(
     by_kind: dict[str, Any] = {}
     if labelled is not None and scorer is not None and metrics.prompt_accuracy is not None:
         real_acc = metrics.real.prompt_accuracy if metrics.real is not None else None
-        by_kind[HELD_OUT] = {"n": metrics.n, "generated": metrics.prompt_accuracy, "real": real_acc}
+        by_kind[HELD_OUT] = {"n": metrics.n, "generated": metrics.prompt_accuracy, "real": real_acc, "nna": metrics.chamfer_sets.nna}
         if cfg.prompt_kinds:
             sets = [canonical_prompt_set(evalset.labels or [], labelled)]
             own = training_prompt_set(source, pipe.run.encoder, labelled, cfg.num_samples, cfg.num_points) if source else None
@@ -178,7 +178,7 @@ def evaluate_run(
                 notes.append("training-caption accuracy needs the run's training dataset with its embeddings; not found, so not measured")
             else:
                 sets.insert(0, own)
-            by_kind = {**accuracy_by_kind(sets, lambda ps: draw(ps.prompts, ps.cond).points[:, 0], scorer, labelled.labels), **by_kind}
+            by_kind = {**accuracy_by_kind(sets, lambda ps: draw(ps.prompts, ps.cond).points[:, 0], scorer, labelled.labels, evalset), **by_kind}
     report(progress, 5, stages, stage="done")
     settings = {**gen.settings, "num_points": cfg.num_points, "num_samples": cfg.num_samples}
     scorer_name = (cfg.scorer if isinstance(scorer, (ClassifierScorer, NearestCloudScorer)) else type(scorer).__name__) if scorer is not None else None

@@ -12,6 +12,7 @@ from pointdiff.data.faces import EXPRESSIONS, ORIENTATIONS, canonical_prompt
 from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.evaluate.kinds import CANONICAL, TRAINING, PromptSet, accuracy_by_kind, canonical_prompt_set, training_prompt_set
 from pointdiff.evaluate.labelled import FACES
+from pointdiff.evaluate.sets import EvalSet
 from pointdiff.text.embeddings import dataset_texts, read_embeddings
 from tiny_runs import FAKE, add_embeddings
 
@@ -76,3 +77,17 @@ def test_accuracy_by_kind_scores_generated_and_real() -> None:
     assert out["demo"]["n"] == 2
     assert out["demo"]["generated"] == {"orientation": 0.5, "expression": 0.5, "joint": 0.5}
     assert out["demo"]["real"] == {"orientation": 1.0, "expression": 1.0, "joint": 1.0}
+    assert out["demo"]["nna"] is None  # no references given
+
+
+def test_each_kind_gets_its_1nna_against_the_eval_references() -> None:
+    g = torch.Generator().manual_seed(0)
+    reference = torch.randn(6, 64, 2, generator=g)
+    evalset = EvalSet("faces", ["p"] * 6, [0] * 6, reference, [0] * 6)
+    labels = [{"orientation": "left", "expression": "sad"}] * 6
+    far = PromptSet("far", ["a"] * 6, labels)
+    near = PromptSet("near", ["a"] * 6, labels)
+    drawn = {"far": torch.randn(6, 64, 2, generator=g) + 10, "near": reference + 0.01 * torch.randn(6, 64, 2, generator=g)}
+    out = accuracy_by_kind([far, near], lambda s: drawn[s.kind], Oracle(labels), FACES.labels, against=evalset)
+    assert out["far"]["nna"] == 1.0  # every cloud's nearest neighbour is of its own set: told apart every time
+    assert out["near"]["nna"] == 0.0  # every cloud's nearest neighbour is its twin in the other set

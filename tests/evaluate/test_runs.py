@@ -56,6 +56,7 @@ def test_evaluate_run_on_faces_reports_every_metric_and_draws_a_grid(tmp_path: P
     own, canon, held = (res.prompt_kinds[k] for k in res.prompt_kinds)
     assert 20 <= own["n"] <= 35 and canon["n"] == 35 and canon["real"] is None  # at most one training face per pair (num_samples=1)
     assert own["real"]["orientation"] > 0.5 and held["generated"] == m.prompt_accuracy
+    assert held["nna"] == m.chamfer_sets.nna and own["nna"] is not None and canon["nna"] is not None  # 1-NNA per kind
     assert js["prompt_kinds"]["training captions"]["real"] == pytest.approx(own["real"])
     # Overrides reach the sampler.
     res2 = evaluate_run(run, replace(cfg, steps=1, solver="euler", emd=False, prompt_kinds=False), cache_dir=eval_cache, scorer=scorer)
