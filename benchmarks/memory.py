@@ -8,7 +8,7 @@ For each size N it writes a folder of N synthetic 64×64 line drawings with one 
 ``pointdiff ingest``, ``pointdiff embed`` (the shipped MiniLM) and ``pointdiff train`` for a
 few steps — and reads each child's peak resident memory from the kernel (``wait4``). Flat
 means: the figure does not grow with N the way the data does; the last line gives what each
-stage grows by per image between the smallest and the largest size. Linux or macOS only.
+stage grows by per image between each two sizes. Linux or macOS only.
 """
 
 from __future__ import annotations
@@ -74,12 +74,13 @@ def peak_rss(cmd: list[str]) -> tuple[float, float]:
     return usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024), wall  # MiB
 
 
-def growth_per_image(results: dict[int, dict[str, tuple[float, float]]]) -> dict[str, float]:
-    """Bytes of peak memory each stage adds per image, from the smallest size measured to the largest."""
-    small, large = min(results), max(results)
-    if small == large:
-        return {}
-    return {stage: (results[large][stage][0] - results[small][stage][0]) * 2**20 / (large - small) for stage in results[small]}
+def growth_per_image(results: dict[int, dict[str, tuple[float, float]]]) -> list[tuple[int, int, dict[str, float]]]:
+    """Bytes of peak memory each stage adds per image between each pair of consecutive sizes: ``[(small, large, {stage: bytes})]``."""
+    sizes = sorted(results)
+    return [
+        (small, large, {stage: (results[large][stage][0] - results[small][stage][0]) * 2**20 / (large - small) for stage in results[small]})
+        for small, large in zip(sizes, sizes[1:])
+    ]
 
 
 def measure(n: int, work: Path, steps: int) -> dict[str, tuple[float, float]]:
@@ -111,8 +112,10 @@ def main() -> None:
 
     rows = [[stage, *(f"{results[n][stage][0]:,.0f} MB ({results[n][stage][1]:,.0f} s)" for n in args.sizes)] for stage in ("ingest", "embed", "train")]
     table = md_table(["stage", *(f"{n:,} images" for n in args.sizes)], rows)
-    slope = growth_per_image(results)
-    growth = ("Growth per image from the smallest size to the largest: " + ", ".join(f"{stage} {b:,.0f} bytes" for stage, b in slope.items()) + ".") if slope else ""
+    growth = " ".join(
+        f"Growth per image from {small:,} to {large:,} images: " + ", ".join(f"{stage} {b:,.0f} bytes" for stage, b in slope.items()) + "."
+        for small, large, slope in growth_per_image(results)
+    )
     print(table)
     print(growth)
     if not args.no_write:
@@ -120,11 +123,11 @@ def main() -> None:
             "## Peak memory as the dataset grows\n\n"
             f"`python benchmarks/memory.py --sizes {' '.join(map(str, args.sizes))} --steps {args.steps}` on {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores: peak resident memory of each command (wall time in brackets) on synthetic 64×64 line "
-            "drawings with one caption each. Ingest streams pictures and manifest rows to disk, holding a few hundred "
-            "bytes per image (its listing row and its hash, for resuming and duplicates); training holds the points "
-            "(8 bytes per ink pixel) until they would pass 128 MB (`STREAM_ABOVE_POINTS`), then reads a picture's pixels "
-            "when it draws them, and reads the text vectors memory-mapped from the embeddings file; embed holds "
-            f"one vector per caption.\n\n{table}\n\n{growth}\n"
+            "drawings with one caption each, the default recipe training. Ingest streams pictures, manifest rows and its "
+            "folder listing to disk and holds each image's hash (for duplicates); training reads the text vectors from "
+            "the embeddings file and the density codes from a temporary file by rows, a batch at a time, and the "
+            "pictures' pixels when it codes them (the film recipe holds points until 128 MB, `STREAM_ABOVE_POINTS`); "
+            f"embed holds one vector per caption.\n\n{table}\n\n{growth}\n"
         )
         replace_section(DOC, "memory", body)
 

@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -235,3 +235,22 @@ def load_tensors(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str
     except SafetensorError as e:  # a truncated or foreign file: the user's to replace, not a crash
         raise PointdiffError(f"{path} is not a readable safetensors file ({e})") from None
     return tensors, metadata
+
+
+def safetensors_header(source: str | os.PathLike | BinaryIO) -> tuple[int, dict[str, Any]]:
+    """(where the data starts, the JSON header) of a safetensors file (a path, or a binary file at its start), without reading a tensor.
+
+    The format is 8 bytes of little-endian header length, the header, then the tensors' bytes;
+    each tensor's ``data_offsets`` count from the end of the header, and ``__metadata__`` holds
+    the string metadata.
+    """
+    name = getattr(source, "name", source)
+    try:
+        with open(source, "rb") if isinstance(source, (str, os.PathLike)) else nullcontext(source) as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+    except (OSError, ValueError) as e:  # json errors and a short read are ValueErrors
+        raise PointdiffError(f"{name} is not a readable safetensors file ({type(e).__name__}: {e})") from None
+    return 8 + size, header

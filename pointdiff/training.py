@@ -197,7 +197,8 @@ def plan_training(
         )
         data_path = Path(data) if data is not None else ws.dataset
         run_dir = None
-    training_data = load_training_data(data_path)
+    # The density model reads each picture once, to code it: its points need not stay in memory.
+    training_data = load_training_data(data_path, stream=True if cfg.arch == "density" else None)
     recipe_note = None
     if cfg.arch == "density" and training_data.sampler.dim != 2:
         chosen = "arch" in overrides or config_file is not None or "arch" in (ws.section("train") or {}) or preset != "default"

@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import textwrap
 import time
+from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -128,7 +129,7 @@ class IngestReport:
     resized: int = 0  # images shrunk to max_size
     workers: int = 1  # processes that read the images (1: this one)
     resumed: int = 0  # images a killed run had read: taken from its progress record, not read again
-    ink_counts: list[int] = field(default_factory=list)
+    ink_counts: array = field(default_factory=lambda: array("q"))  # per taken sample; 8 bytes each, not a list's 36
     consumed: list[str] = field(default_factory=list)  # metadata.jsonl / sidecar files read
     descriptions: int = 0  # long descriptions written to captions.jsonl
     alt_captions: int = 0  # captions beyond each sample's first (several per picture, or from a duplicate)
@@ -172,24 +173,26 @@ def image_rejection(source: str, error: ImageError) -> Rejection:
     return Rejection(source, kind, detail)
 
 
-def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[str, int], writer: DatasetWriter, rep: IngestReport) -> bool:
+def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[bytes, int], writer: DatasetWriter, rep: IngestReport) -> bool:
     """Add one image, as :func:`read_ink` read it, to ``writer`` (True), or record why not (False).
 
     A copy of an image already taken is rejected, but its captions are not lost: those the
     first copy lacks become that sample's ``alt_captions`` (two people captioned one picture).
     Runs in the parent, in candidate order, so which copy is "first" never depends on which
-    worker finished first. ``seen`` maps each taken image's sha256 to its sample index, not to
-    its record (the writer has that on disk): a hash and an index per image, about 180 bytes.
+    worker finished first. ``seen`` maps each taken image's sha256 (its 32 bytes, not 64 hex
+    characters) to its sample index, not to its record (the writer has that on disk): about
+    140 bytes per image (the hex string made it 190).
     """
     if read.sha256 is None:  # the bytes could not be read: error is ("unreadable", message)
         rep.rejected.append(Rejection(c.rel, Rejection.UNREADABLE, read.error[1] if read.error else "cannot read the file"))
         return False
     digest = read.sha256
-    if digest in seen:
-        first = writer.record(seen[digest])  # as published: with the captions earlier copies added
+    key = bytes.fromhex(digest)
+    if key in seen:
+        first = writer.record(seen[key])  # as published: with the captions earlier copies added
         known = {first.caption, *first.alt_captions}
         new = [t for t in dict.fromkeys([c.caption, *c.alt_captions]) if t and t not in known]
-        writer.add_captions(seen[digest], new)
+        writer.add_captions(seen[key], new)
         rep.alt_captions += len(new)
         kept = f"; its caption{'s' if len(new) > 1 else ''} joined {first.id}'s" if new else ""
         rep.rejected.append(Rejection(c.rel, Rejection.DUPLICATE, f"same bytes (sha256) as {first.source}{kept}"))
@@ -208,7 +211,7 @@ def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[str, int], 
     rep.resized += read.resized
     texts = [t for t in dict.fromkeys(c.alt_captions) if t != c.caption]
     record = Record(id=c.id, source=c.rel, sha256=digest, width=width, height=height, ink_count=len(pixels), caption=c.caption, alt_captions=texts, labels=c.labels)
-    seen[digest] = writer.add(record, pixels)  # later copies add their captions through this index
+    seen[key] = writer.add(record, pixels)  # later copies add their captions through this index
     rep.alt_captions += len(texts)
     rep.taken += 1
     rep.ink_counts.append(len(pixels))
@@ -403,7 +406,7 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
             **found.info,
         }
         writer = DatasetWriter(staging, info, color=color)
-        seen: dict[str, int] = {}  # sha256 -> sample index of the first copy taken
+        seen: dict[bytes, int] = {}  # sha256 -> sample index of the first copy taken
         described: list[dict[str, Any]] = []  # captions.jsonl rows of the taken samples
         columns = 5 if color else 2
         log = Progress(staging, key, columns=columns) if key is not None else None  # folders only: a built-in renders in seconds

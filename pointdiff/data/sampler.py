@@ -7,16 +7,15 @@ training memory stays flat above :data:`STREAM_ABOVE_POINTS`.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pointdiff.data.dataset import INK_RGB_FILE, INK_XY_FILE, Dataset, pread
+from pointdiff.data.dataset import INK_RGB_FILE, INK_XY_FILE, Dataset
 from pointdiff.data.images import pixel_size, pixels_to_points, rgb_to_values
+from pointdiff.data.rows import DiskRows
 from pointdiff.errors import PointdiffError
 
 # Above this many ink points (8 bytes each in RAM), a dataset's sampler reads pictures from disk
@@ -117,8 +116,8 @@ class StreamedPointSampler(PointSampler):
 
     def __init__(self, path: Path, starts: np.ndarray, counts: np.ndarray, width: np.ndarray, height: np.ndarray, rgb_path: Path | None = None):
         self.path = Path(path)
-        self._xy = _RawArray(self.path, np.dtype("<u2"), 2)
-        self._rgb = _RawArray(Path(rgb_path), np.dtype("u1"), 3) if rgb_path is not None else None
+        self._xy = DiskRows.from_npy(self.path, np.dtype("<u2"), 2)
+        self._rgb = DiskRows.from_npy(Path(rgb_path), np.dtype("u1"), 3) if rgb_path is not None else None
         if self._rgb is not None and self._rgb.rows != self._xy.rows:
             raise PointdiffError(f"{rgb_path} has {self._rgb.rows} colours for {self._xy.rows} ink pixels; the dataset is damaged: ingest it again")
         self.dim = 5 if self._rgb is not None else 2
@@ -140,37 +139,3 @@ class StreamedPointSampler(PointSampler):
             if self._rgb is not None:
                 out[row, :, 2:] = rgb_to_values(self._rgb.read(start, count)[loc])
         return torch.from_numpy(out)
-
-
-class _RawArray:
-    """Rows of a 2-D ``.npy`` file read with ``pread`` into fresh buffers (no memory map, no pickle)."""
-
-    def __init__(self, path: Path, dtype: np.dtype, columns: int):
-        self.path, self.dtype, self.columns = path, dtype, columns
-        with open(path, "rb") as f:  # the .npy header says where the data starts
-            major, _ = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, fortran, found = read_header(f)
-            self._data_start = f.tell()
-        if found != dtype or fortran or len(shape) != 2 or shape[1] != columns:
-            raise PointdiffError(f"{path} is not a {dtype} [N, {columns}] ink array; the dataset is damaged: ingest it again")
-        self.rows = int(shape[0])
-        self._row_bytes = dtype.itemsize * columns
-        self._fd: int | None = None
-        self._pid = -1
-        self._lock = threading.Lock()
-
-    def read(self, start: int, count: int) -> np.ndarray:
-        """``count`` rows from row ``start``: [count, columns]."""
-        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own descriptor
-            self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
-        nbytes = count * self._row_bytes
-        buf = pread(self._fd, nbytes, self._data_start + start * self._row_bytes, self._lock)
-        if len(buf) != nbytes:
-            raise PointdiffError(f"{self.path} ended early; the dataset is damaged: ingest it again")
-        return np.frombuffer(buf, dtype=self.dtype).reshape(count, self.columns)
-
-    def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None and self._pid == os.getpid():
-            os.close(self._fd)
-

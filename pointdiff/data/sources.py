@@ -31,12 +31,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
 from typing import Any
 
-from pointdiff.data.dataset import IMAGES_DIR, Rejection
+from pointdiff.data.dataset import IMAGES_DIR, Rejection, pread
 from pointdiff.data.folders import METADATA_FILE, natural_key
 from pointdiff.data.images import IMAGE_EXTENSIONS
 from pointdiff.errors import PointdiffError
@@ -120,28 +122,38 @@ class Candidate:
 
 
 class Listing:
-    """A folder's candidates, each held as one compact JSON row and made into a :class:`Candidate` when iterated.
+    """A folder's candidates, each kept as one compact JSON line in a temporary file and made into a :class:`Candidate` when iterated.
 
-    A Candidate with its Path costs about 700 bytes; its row (name, id, captions, labels) about
-    120 for a one-line caption, so listing a 100k-image folder holds ~12 MB instead of ~70.
-    Iterating again gives equal candidates (the resume key hashes them, then ingest reads them).
+    A Candidate with its Path costs about 700 bytes and its JSON row (name, id, captions,
+    labels) about 120 for a one-line caption; on disk, a 100k-image folder's listing costs this
+    process nothing (it held 12 MB as rows in memory). Iterating again reads the file again
+    and gives equal candidates (the resume key hashes them, then ingest reads them).
     """
 
     def __init__(self, root: Path):
         self.root = root
-        self._rows: list[bytes] = []
+        self._file = tempfile.TemporaryFile()  # no name on POSIX: gone with the process, even after a kill
+        self._count = 0
+        self._lock = threading.Lock()  # pread's stand-in where the OS has none
 
     def append(self, c: Candidate) -> None:
         """Keep ``c`` (a folder's: no description)."""
-        self._rows.append(json.dumps([c.rel, c.id, c.caption, c.caption_from, c.labels, c.alt_captions], ensure_ascii=False).encode("utf-8"))
+        row = json.dumps([c.rel, c.id, c.caption, c.caption_from, c.labels, c.alt_captions], ensure_ascii=False)  # one line: JSON escapes newlines
+        self._file.write(row.encode("utf-8") + b"\n")
+        self._count += 1
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._count
 
     def __iter__(self) -> Iterator[Candidate]:
-        for row in self._rows:
-            rel, sid, caption, caption_from, labels, alt_captions = json.loads(row)
-            yield Candidate(self.root / rel, rel, sid, caption, caption_from, labels, None, alt_captions)
+        self._file.flush()
+        offset, tail = 0, b""
+        while block := pread(self._file.fileno(), 1 << 16, offset, self._lock):  # each pass at its own offset
+            offset += len(block)
+            *rows, tail = (tail + block).split(b"\n")
+            for row in rows:
+                rel, sid, caption, caption_from, labels, alt_captions = json.loads(row)
+                yield Candidate(self.root / rel, rel, sid, caption, caption_from, labels, None, alt_captions)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.data.rows import DiskRows
 from pointdiff.data.sampler import PointSampler
 from pointdiff.errors import PointdiffError
 from pointdiff.store import sha256_bytes, sha256_file
@@ -32,7 +33,7 @@ class TrainingData:
     """
 
     sampler: PointSampler
-    cond: Tensor  # [M, D] unit rows, one per text
+    cond: Tensor | DiskRows  # [M, D] unit rows, one per text (a large dataset's stay in its embeddings file)
     encoder: EncoderInfo
     fingerprint: str  # hash of the samples (and their vectors): what the model was trained on
     source: str  # where the data came from
@@ -117,14 +118,14 @@ def _picture_rows(ds: Dataset, ids: list[str]) -> np.ndarray:
     return np.fromiter((row.get(sample_id, -1) for sample_id in ids), dtype=np.int64, count=len(ids))
 
 
-def load_training_data(path: str | Path) -> TrainingData:
+def load_training_data(path: str | Path, stream: bool | None = None) -> TrainingData:
     """A dataset folder (with ``embeddings.safetensors``) or a reference ``.pt`` file.
 
-    What it holds per sample, besides the points (:meth:`PointSampler.from_dataset`) and the
-    vectors (safetensors maps them from the embeddings file: their pages are the file's, read
-    as batches draw them, and the kernel can drop them again): each text (for sample grids)
-    and a few integers. The per-text index the check needs (ids, hashes) goes before the points
-    are loaded, so it never adds to their peak.
+    What it holds per sample, besides the points (:meth:`PointSampler.from_dataset`; ``stream``
+    True reads a picture from disk whenever it is drawn, None decides by size): each text (for
+    sample grids) and a few integers. A dataset's vectors above 32 MB stay in its embeddings
+    file, read by rows as steps draw them (:class:`~pointdiff.data.rows.DiskRows`). The per-text index the
+    check needs (ids, hashes) goes before the points are loaded, so it never adds to their peak.
     """
     path = Path(path)
     if path.suffix == ".pt" and path.is_file():
@@ -134,7 +135,7 @@ def load_training_data(path: str | Path) -> TrainingData:
         raise PointdiffError(f"{path} has no text embeddings yet; run `pointdiff embed` first (training needs a vector per caption)")
     current = dataset_texts(ds)
     texts = current.texts  # load_dataset_embeddings checks that they are the embedded ones
-    emb, encoder, ids = load_dataset_embeddings(path, current=current)
+    emb, encoder, ids = load_dataset_embeddings(path, current=current, on_disk=True)
     del current
     rows = _picture_rows(ds, ids)
     if (rows < 0).any():
@@ -148,10 +149,10 @@ def load_training_data(path: str | Path) -> TrainingData:
     slot[pictures] = np.arange(len(pictures))
     # In embedding order; the whole dataset in its own order is read in one piece instead of per sample.
     whole = len(pictures) == len(ds) and bool((pictures == np.arange(len(ds))).all())
-    sampler = PointSampler.from_dataset(ds, None if whole else pictures)
+    sampler = PointSampler.from_dataset(ds, None if whole else pictures, stream)
     return TrainingData(
         sampler=sampler,
-        cond=emb.float(),
+        cond=emb.held_if_small() if isinstance(emb, DiskRows) else emb,
         encoder=encoder,
         fingerprint=fingerprint,
         source=str(path),

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from pointdiff.data.dataset import EMBEDDINGS_FILE, Dataset
+from pointdiff.data.rows import DiskRows
 from pointdiff.errors import PointdiffError
 from pointdiff.store import load_tensors, save_tensors, sha256_bytes
 
@@ -129,7 +130,7 @@ def text_sha256(text: str) -> str:
 class StoredEmbeddings:
     """The contents of an embeddings file."""
 
-    embeddings: torch.Tensor  # float32 [N, D], unit rows
+    embeddings: torch.Tensor | DiskRows  # float32 [N, D], unit rows (DiskRows: still in the file)
     encoder: EncoderInfo
     ids: list[str]
     texts_sha256: list[str]
@@ -156,21 +157,31 @@ def write_embeddings(path: str | Path, stored: StoredEmbeddings) -> None:
     save_tensors(path, {EMBEDDINGS_TENSOR: stored.embeddings.detach().to("cpu", torch.float32)}, metadata)
 
 
-def read_embeddings(path: str | Path) -> StoredEmbeddings:
-    """Read an embeddings file; raises PointdiffError if it is missing or malformed."""
+def read_embeddings(path: str | Path, on_disk: bool = False) -> StoredEmbeddings:
+    """Read an embeddings file; raises PointdiffError if it is missing or malformed.
+
+    ``on_disk``: the vectors stay in the file, read by rows when asked for
+    (:class:`~pointdiff.data.rows.DiskRows`): what training does, so that a large dataset's
+    vectors never sit in its memory.
+    """
     path = Path(path)
     if not path.exists():
         raise PointdiffError(f"no embeddings at {path}; make them with `pointdiff embed`")
     try:
-        tensors, meta = load_tensors(path)
+        if on_disk:
+            vectors: Any = DiskRows.from_safetensors(path, EMBEDDINGS_TENSOR)
+            meta = vectors.metadata
+        else:
+            tensors, meta = load_tensors(path)
+            vectors = tensors[EMBEDDINGS_TENSOR]
         return StoredEmbeddings(
-            embeddings=tensors[EMBEDDINGS_TENSOR],
+            embeddings=vectors,
             encoder=EncoderInfo.from_json(meta["encoder"]),
             ids=list(json.loads(meta["ids"])),
             texts_sha256=list(json.loads(meta["texts_sha256"])),
             over_budget=dict(json.loads(meta.get("over_budget", "{}"))),
         )
-    except (KeyError, ValueError, OSError) as e:  # json errors are ValueErrors
+    except (KeyError, ValueError, OSError, PointdiffError) as e:  # json errors are ValueErrors
         raise PointdiffError(f"{path} is not a pointdiff embeddings file ({type(e).__name__}: {e}); rerun `pointdiff embed --force`") from None
 
 
@@ -225,17 +236,20 @@ def _texts_by_id(ids: list[str], hashes: list[str]) -> dict[str, tuple[str, ...]
     return out
 
 
-def load_dataset_embeddings(dataset_root: str | Path, check_current: bool = True, current: DatasetTexts | None = None) -> tuple[torch.Tensor, EncoderInfo, list[str]]:
+def load_dataset_embeddings(
+    dataset_root: str | Path, check_current: bool = True, current: DatasetTexts | None = None, on_disk: bool = False
+) -> tuple[torch.Tensor | DiskRows, EncoderInfo, list[str]]:
     """The dataset's embeddings ``[M, D]``, their encoder, and the sample id of each row.
 
     One row per text: rows follow dataset order, a sample with several captions has several
     rows (its id repeated) and one without text has none, so select samples by id.
     With ``check_current``, refuse embeddings whose texts no longer match the dataset's
     (captions or summaries changed since `pointdiff embed`); ``current`` is the dataset's
-    :func:`dataset_texts` when the caller has it already (the dataset is then not read again).
+    :func:`dataset_texts` when the caller has it already (the dataset is then not read again);
+    ``on_disk`` leaves the vectors in the file (:func:`read_embeddings`).
     """
     root = Path(dataset_root)
-    stored = read_embeddings(root / EMBEDDINGS_FILE)
+    stored = read_embeddings(root / EMBEDDINGS_FILE, on_disk)
     if check_current:
         now = current if current is not None else dataset_texts(Dataset(root))
         why = staleness(stored, now.ids, now.hashes)

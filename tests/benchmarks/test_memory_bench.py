@@ -40,9 +40,15 @@ def test_peak_rss_reads_what_the_child_touched() -> None:
     assert 570 <= big < 900  # MiB: the 572 MiB the child touched, plus the interpreter
 
 
-def test_growth_per_image_is_the_slope_from_the_smallest_size_to_the_largest() -> None:
+def test_growth_per_image_is_the_slope_between_each_two_sizes() -> None:
     bench = _load()
-    results = {10_000: {"ingest": (300.0, 9.0), "train": (500.0, 1.0)}, 1000: {"ingest": (291.0, 4.0), "train": (500.0, 1.0)}}
-    slope = bench.growth_per_image(results)
-    assert slope == {"ingest": 9 * 2**20 / 9000, "train": 0.0}  # 9 MiB over 9,000 images: 1,048.6 bytes each
-    assert bench.growth_per_image({1000: results[1000]}) == {}  # one size: no slope
+    results = {
+        10_000: {"ingest": (300.0, 9.0), "train": (500.0, 1.0)},
+        1000: {"ingest": (291.0, 4.0), "train": (500.0, 1.0)},
+        100_000: {"ingest": (300.0, 60.0), "train": (590.0, 9.0)},
+    }
+    (a, b, first), (c, d, second) = bench.growth_per_image(results)
+    assert (a, b, c, d) == (1000, 10_000, 10_000, 100_000)  # in order of size, whatever the dict's
+    assert first == {"ingest": 9 * 2**20 / 9000, "train": 0.0}  # 9 MiB over 9,000 images: 1,048.6 bytes each
+    assert second == {"ingest": 0.0, "train": 90 * 2**20 / 90_000}
+    assert bench.growth_per_image({1000: results[1000]}) == []  # one size: no slope

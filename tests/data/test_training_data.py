@@ -11,7 +11,9 @@ from tiny_runs import FAKE, TINY, add_embeddings
 
 from pointdiff.checkpoint import read_meta
 from pointdiff.data.dataset import Dataset
-from pointdiff.data.sampler import PointSampler
+from pointdiff.data import rows
+from pointdiff.data.rows import DiskRows
+from pointdiff.data.sampler import PointSampler, StreamedPointSampler
 from pointdiff.data.training import embedded_rows, load_reference_data, load_training_data, training_fingerprint
 from pointdiff.errors import PointdiffError
 from pointdiff.text.embeddings import EncoderInfo, read_embeddings
@@ -57,6 +59,8 @@ def test_dataset_rows_follow_the_embeddings(shapes_dataset: Dataset) -> None:
     assert len(data.sampler) == len(shapes_dataset.ids) == len(data.cond)
     assert data.fingerprint == training_fingerprint(shapes_dataset.fingerprint(), FAKE, stored.ids)
     assert data.texts[0] == shapes_dataset.texts()[0][0]
+    assert isinstance(data.cond, torch.Tensor) and torch.equal(data.cond, stored.embeddings)  # small: held in memory
+    assert isinstance(load_training_data(shapes_dataset.root, stream=True).sampler, StreamedPointSampler)
     full = PointSampler.from_dataset(shapes_dataset)
     row = {i: k for k, i in enumerate(shapes_dataset.ids)}
     for k, sample_id in enumerate(stored.ids):  # row k's points are the points of the sample its vector describes
@@ -150,3 +154,13 @@ def test_a_sample_without_text_is_left_out_and_each_row_draws_its_own_picture(sh
     for k, j in enumerate([0, *range(2, n)]):  # sampler row k holds dataset sample j's points
         assert torch.equal(data.sampler.points[data.sampler.offsets[k] : data.sampler.offsets[k + 1]], full.points[full.offsets[j] : full.offsets[j + 1]])
     assert torch.equal(data.sampler.pixel_half, full.pixel_half[[0, *range(2, n)]])
+
+
+def test_large_vectors_stay_in_their_file_and_read_the_same(shapes_dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_embeddings(shapes_dataset)
+    held = load_training_data(shapes_dataset.root)
+    monkeypatch.setattr(rows, "HELD_BELOW_BYTES", 0)  # every array counts as large
+    on_disk = load_training_data(shapes_dataset.root)
+    assert isinstance(on_disk.cond, DiskRows) and on_disk.cond.shape == tuple(held.cond.shape)
+    pick = torch.tensor([3, 0, 3, len(held.cond) - 1])
+    assert torch.equal(on_disk.cond[pick], held.cond[pick])

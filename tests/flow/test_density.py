@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from pointdiff.data import rows
+from pointdiff.data.rows import DiskRows
 from pointdiff.data.sampler import PointSampler
 from pointdiff.flow.density import DensityBasis, DensityFlow, density_grid, transport
 from pointdiff.flow.model import build_model
@@ -118,7 +120,7 @@ def test_fit_codes_every_picture_and_training_gives_the_prior_loss_only() -> Non
     data = pictures()
     model.fit(data)
     assert model.codes is not None and model.codes.shape == (12, 5)
-    torch.testing.assert_close(model.codes, model.basis.encode(torch.stack([density_grid(data.all_points(i), 8) for i in range(12)])))
+    torch.testing.assert_close(model.codes[torch.arange(12)], model.basis.encode(torch.stack([density_grid(data.all_points(i), 8) for i in range(12)])))  # read back from disk
     v, loss = model(None, None, torch.randn(3, 6), picture=torch.tensor([0, 4, 4]), noise=torch.randn(3, model.train_noise))
     assert v is None and loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -208,3 +210,26 @@ def test_runs_saved_before_the_prior_could_predict_codes_load_as_velocity_priors
 
     old = {k: v for k, v in to_dict(TrainConfig()).items() if k != "prior_predict"}
     assert TrainConfig.from_meta({"config": old}).prior_predict == "velocity"
+
+
+@pytest.mark.parametrize("n", [7, 40])  # fewer pictures than cells (their Gram matrix), more (the cells' covariance)
+def test_basis_directions_are_the_singular_vectors_of_the_centred_root_grids(n: int) -> None:
+    g = torch.Generator().manual_seed(n)
+    grids = (torch.randn(n, 16, generator=g) * torch.linspace(3, 0.1, 16) + 4).square()
+    basis = DensityBasis(4, 5)
+    basis.fit(grids)
+    x = grids.double().sqrt()
+    _, s, vh = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+    torch.testing.assert_close((basis.directions.double() * vh[:5]).sum(1).abs(), torch.ones(5, dtype=torch.float64), rtol=0, atol=1e-6)  # same axes, either sign
+    torch.testing.assert_close(basis.directions @ basis.directions.T, torch.eye(5), rtol=0, atol=1e-5)
+
+
+def test_codes_of_a_large_set_are_read_from_disk_with_the_same_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    held = tiny()
+    held.fit(pictures())
+    monkeypatch.setattr(rows, "HELD_BELOW_BYTES", 0)  # every set counts as large
+    on_disk = tiny()
+    on_disk.fit(pictures())
+    assert isinstance(held.codes, torch.Tensor) and isinstance(on_disk.codes, DiskRows)
+    cond, picture, noise = torch.randn(3, 6), torch.tensor([0, 4, 4]), torch.randn(3, held.train_noise)
+    assert torch.equal(on_disk(None, None, cond, picture=picture, noise=noise)[1], held(None, None, cond, picture=picture, noise=noise)[1])
