@@ -42,6 +42,7 @@ from pointdiff.text.encoders import DEFAULT_ENCODER, TextEncoder, load_encoder, 
 from pointdiff.text.similarity import DuplicateGroup, SimilarityStats, cosine_matrix, duplicate_texts, nearest, pairwise_stats, text_groups
 
 HISTOGRAM_FILE = "similarity_hist.png"
+_PLACE_CHUNK = 8192  # new vectors copied into their rows at a time
 
 
 @dataclass
@@ -189,8 +190,12 @@ def _update(
             shares = dist.all_gather((vectors.numpy(), tokens))
             vectors = torch.from_numpy(np.concatenate([v for v, _ in shares]))
             tokens = [n for _, counts in shares for n in counts]
-        rows[todo] = vectors[[where[t] for t in texts]]
-        over.update({now.ids[k]: tokens[where[t]] for k, t in zip(todo, texts) if tokens[where[t]] > info.max_tokens})
+        pick = [where[t] for t in texts]
+        over.update({now.ids[k]: tokens[n] for k, n in zip(todo, pick) if tokens[n] > info.max_tokens})
+        if len(todo) == len(rows) and pick == list(range(len(unique))):  # every text new and distinct: the encoder's rows are the file's
+            return vectors, over, len(todo)
+        for a in range(0, len(todo), _PLACE_CHUNK):  # a chunk at a time: indexing all at once copies every vector again
+            rows[todo[a : a + _PLACE_CHUNK]] = vectors[pick[a : a + _PLACE_CHUNK]]
     return rows, over, len(todo)
 
 

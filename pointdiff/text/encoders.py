@@ -45,6 +45,7 @@ MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9d
 ALIASES = {"clip": "openai/clip-vit-base-patch32"}
 CLIP_MODEL_TYPES = ("clip", "clip_text_model")
 _HUGE = 1_000_000  # tokenizers without a limit report model_max_length as ~1e30
+_COUNT_CHUNK = 4096  # texts tokenized at a time when counting tokens
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,11 @@ class TextEncoder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text as the model sees them (special tokens included, nothing truncated)."""
         texts = _check_texts(texts)
-        if not texts:
-            return []
+        counts: list[int] = []
         with quiet_transformers():  # the tokenizer warns about long inputs; we report them ourselves
-            ids = self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(x) for x in ids]
+            for a in range(0, len(texts), _COUNT_CHUNK):  # a chunk at a time: every text's ids, mask and types at once grow with the dataset
+                counts += [len(x) for x in self.tokenizer(texts[a : a + _COUNT_CHUNK], add_special_tokens=True, truncation=False)["input_ids"]]
+        return counts
 
     def over_budget(self, texts: Sequence[str]) -> list[int]:
         """Indices of the texts longer than ``info.max_tokens`` (they would be truncated)."""

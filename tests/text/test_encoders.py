@@ -37,9 +37,11 @@ def test_minilm_batching_does_not_change_results(minilm: TextEncoder) -> None:
     assert torch.allclose(minilm.encode(TEXTS, batch_size=1), minilm.encode(TEXTS, batch_size=64), atol=1e-5)
 
 
-def test_minilm_counts_special_tokens(minilm: TextEncoder) -> None:
+def test_minilm_counts_special_tokens(minilm: TextEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
     assert minilm.count_tokens(["hello", ""]) == [3, 2]  # [CLS] hello [SEP]; [CLS] [SEP]
     assert minilm.over_budget(["word " * 300, "short"]) == [0]
+    monkeypatch.setattr(encoders, "_COUNT_CHUNK", 2)  # counted two texts at a time: the same counts, in order
+    assert minilm.count_tokens(["hello", "", "hello world", "a"]) == [3, 2, 4, 3]
 
 
 def test_minilm_refuses_a_different_pinned_hash(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from pointdiff.text import similarity
 from pointdiff.text.similarity import cosine_matrix, duplicate_texts, nearest, pairwise_stats, text_groups
 
 
@@ -88,3 +89,14 @@ def test_duplicates_and_groups() -> None:
     dups = duplicate_texts(texts)
     assert [(d.text, d.rows) for d in dups] == [("a", [0, 2, 5]), ("b", [1, 4])]
     assert text_groups(texts) == [0, 1, 0, 2, 1, 0]
+
+
+def test_sampled_histogram_pairs_are_the_cosines_of_seeded_pairs_whatever_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    emb = torch.nn.functional.normalize(torch.randn(30, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+    whole = similarity._sampled_pairs(emb, 500, seed=3)
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 8 * 7)  # 7 pairs at a time
+    assert np.allclose(similarity._sampled_pairs(emb, 500, seed=3), whole, atol=1e-6)
+    gen = torch.Generator().manual_seed(3)
+    i = torch.randint(0, 30, (500,), generator=gen)
+    j = (i + torch.randint(1, 30, (500,), generator=gen)) % 30
+    assert (i != j).all() and np.allclose(whole, (emb[i] * emb[j]).sum(-1).numpy(), atol=1e-6)
