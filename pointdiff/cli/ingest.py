@@ -67,8 +67,8 @@ def _render(rep: IngestReport, to_err: bool = False) -> None:
         if rep.alt_captions:
             rows.append(("more captions", f"{rep.alt_captions} beyond each picture's first (each trains as another phrasing of its picture)"))
         rows.append(("with labels", rep.labelled))
-    if rep.consumed:
-        rows.append(("caption files read", len(rep.consumed)))
+    if rep.caption_files:
+        rows.append(("caption files read", rep.caption_files))
     if rep.resized:
         rows.append(("shrunk to --max-size", rep.resized))
     if stats:

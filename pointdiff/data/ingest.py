@@ -50,6 +50,7 @@ import numpy as np
 from pointdiff import __version__
 from pointdiff.data.dataset import CAPTIONS_FILE, CONTACT_SHEET_FILE, Dataset, DatasetWriter, Record, Rejection
 from pointdiff.data.sampler import PointSampler
+from pointdiff.data.scratch import DiskIndex
 from pointdiff.data.images import IMAGE_EXTENSIONS, ImageError, InkRead, init_worker, read_ink
 from pointdiff.data.sources import BUILTIN_ONLY, BUILTIN_PREFIX, DESCRIBED_BY, BuiltinSettings, Candidate, Found, builtin_names, parse_source, render_builtin, scan_folder
 from pointdiff.data.staging import Progress, check_out, staged
@@ -130,7 +131,7 @@ class IngestReport:
     workers: int = 1  # processes that read the images (1: this one)
     resumed: int = 0  # images a killed run had read: taken from its progress record, not read again
     ink_counts: array = field(default_factory=lambda: array("q"))  # per taken sample; 8 bytes each, not a list's 36
-    consumed: list[str] = field(default_factory=list)  # metadata.jsonl / sidecar files read
+    caption_files: int = 0  # metadata.jsonl and sidecar files read
     descriptions: int = 0  # long descriptions written to captions.jsonl
     alt_captions: int = 0  # captions beyond each sample's first (several per picture, or from a duplicate)
     contact_sheet: Path | None = None
@@ -173,15 +174,15 @@ def image_rejection(source: str, error: ImageError) -> Rejection:
     return Rejection(source, kind, detail)
 
 
-def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: dict[bytes, int], writer: DatasetWriter, rep: IngestReport) -> bool:
+def _take(c: Candidate, read: InkRead, cfg: IngestConfig, seen: DiskIndex, writer: DatasetWriter, rep: IngestReport) -> bool:
     """Add one image, as :func:`read_ink` read it, to ``writer`` (True), or record why not (False).
 
     A copy of an image already taken is rejected, but its captions are not lost: those the
     first copy lacks become that sample's ``alt_captions`` (two people captioned one picture).
     Runs in the parent, in candidate order, so which copy is "first" never depends on which
-    worker finished first. ``seen`` maps each taken image's sha256 (its 32 bytes, not 64 hex
-    characters) to its sample index, not to its record (the writer has that on disk): about
-    140 bytes per image (the hex string made it 190).
+    worker finished first. ``seen`` maps each taken image's sha256 (its 32 bytes) to its sample
+    index, not to its record (the writer has that on disk), in a scratch database: a dict cost
+    about 140 bytes per image.
     """
     if read.sha256 is None:  # the bytes could not be read: error is ("unreadable", message)
         rep.rejected.append(Rejection(c.rel, Rejection.UNREADABLE, read.error[1] if read.error else "cannot read the file"))
@@ -322,8 +323,9 @@ def _contact_sheet(root: Path, panels: int, title: str) -> Path:
 
     ds = Dataset(root)
     pick = np.unique(np.linspace(0, len(ds) - 1, min(panels, len(ds))).round().astype(int))
-    # A sampler over the picked samples only: a 100k-image dataset is never loaded whole.
-    clouds = PointSampler.from_dataset(ds, pick).sample_all(SHEET_POINTS, seed=SHEET_SEED).numpy()
+    # A sampler over the picked samples only, reading them with pread: a memory map's readahead
+    # around 36 pictures spread over a 100k-image dataset made 14 MB of this process's memory.
+    clouds = PointSampler.from_dataset(ds, pick, stream=True).sample_all(SHEET_POINTS, seed=SHEET_SEED).numpy()
     titles = ["\n".join(textwrap.wrap(textwrap.shorten(ds.records[i].caption or ds.records[i].id, 64, placeholder=" ..."), 34)) for i in pick]
     return save_cloud_grid(root / CONTACT_SHEET_FILE, list(clouds), titles, suptitle=title)
 
@@ -395,7 +397,7 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
         assert found is not None  # a folder's listing or a built-in's renderer: parse_source gave one of the two
         found.info.pop("color", None)  # the writer records it, for what this dataset really holds
         rep.files_seen, rep.skipped_by_every = found.files_seen, found.skipped_by_every
-        rep.consumed, rep.rejected, rep.notes = found.consumed, found.rejected, found.notes
+        rep.caption_files, rep.rejected, rep.notes = found.caption_files, found.rejected, found.notes
         info: dict[str, Any] = {
             "source": rep.source,
             "threshold": cfg.threshold,
@@ -406,7 +408,7 @@ def ingest(src: str | Path, out: str | Path, cfg: IngestConfig | None = None, ov
             **found.info,
         }
         writer = DatasetWriter(staging, info, color=color)
-        seen: dict[bytes, int] = {}  # sha256 -> sample index of the first copy taken
+        seen = DiskIndex()  # sha256 -> sample index of the first copy taken
         described: list[dict[str, Any]] = []  # captions.jsonl rows of the taken samples
         columns = 5 if color else 2
         log = Progress(staging, key, columns=columns) if key is not None else None  # folders only: a built-in renders in seconds

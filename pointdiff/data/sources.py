@@ -31,16 +31,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-import threading
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
 from typing import Any
 
-from pointdiff.data.dataset import IMAGES_DIR, Rejection, pread
-from pointdiff.data.folders import METADATA_FILE, natural_key
+from pointdiff.data.dataset import IMAGES_DIR, Rejection
+from pointdiff.data.folders import METADATA_FILE, natural_bytes, natural_key
 from pointdiff.data.images import IMAGE_EXTENSIONS
+from pointdiff.data.scratch import scratch_db
 from pointdiff.errors import PointdiffError
 
 BUILTIN_PREFIX = "builtin:"
@@ -122,38 +122,33 @@ class Candidate:
 
 
 class Listing:
-    """A folder's candidates, each kept as one compact JSON line in a temporary file and made into a :class:`Candidate` when iterated.
+    """A folder's candidates, each kept as one compact JSON row in the scan's scratch database and made into a :class:`Candidate` when iterated.
 
     A Candidate with its Path costs about 700 bytes and its JSON row (name, id, captions,
     labels) about 120 for a one-line caption; on disk, a 100k-image folder's listing costs this
-    process nothing (it held 12 MB as rows in memory). Iterating again reads the file again
+    process nothing (it held 12 MB as rows in memory). Iterating again reads the rows again
     and gives equal candidates (the resume key hashes them, then ingest reads them).
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, db: sqlite3.Connection):
         self.root = root
-        self._file = tempfile.TemporaryFile()  # no name on POSIX: gone with the process, even after a kill
+        self._db = db
+        db.execute("CREATE TABLE listing (row TEXT)")
         self._count = 0
-        self._lock = threading.Lock()  # pread's stand-in where the OS has none
 
     def append(self, c: Candidate) -> None:
         """Keep ``c`` (a folder's: no description)."""
-        row = json.dumps([c.rel, c.id, c.caption, c.caption_from, c.labels, c.alt_captions], ensure_ascii=False)  # one line: JSON escapes newlines
-        self._file.write(row.encode("utf-8") + b"\n")
+        row = json.dumps([c.rel, c.id, c.caption, c.caption_from, c.labels, c.alt_captions])  # ASCII: any str goes in, a lone surrogate too
+        self._db.execute("INSERT INTO listing VALUES (?)", (row,))
         self._count += 1
 
     def __len__(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[Candidate]:
-        self._file.flush()
-        offset, tail = 0, b""
-        while block := pread(self._file.fileno(), 1 << 16, offset, self._lock):  # each pass at its own offset
-            offset += len(block)
-            *rows, tail = (tail + block).split(b"\n")
-            for row in rows:
-                rel, sid, caption, caption_from, labels, alt_captions = json.loads(row)
-                yield Candidate(self.root / rel, rel, sid, caption, caption_from, labels, None, alt_captions)
+        for (row,) in self._db.execute("SELECT row FROM listing ORDER BY rowid"):  # a cursor: one row at a time
+            rel, sid, caption, caption_from, labels, alt_captions = json.loads(row)
+            yield Candidate(self.root / rel, rel, sid, caption, caption_from, labels, None, alt_captions)
 
 
 @dataclass
@@ -165,7 +160,7 @@ class Found:
     info: dict[str, Any] = field(default_factory=dict)  # what dataset.json records about the source
     files_seen: int = 0  # every file looked at (images, captions, others)
     skipped_by_every: int = 0  # frames dropped by ``every`` (not rejections)
-    consumed: list[str] = field(default_factory=list)  # metadata.jsonl / sidecar files read
+    caption_files: int = 0  # metadata.jsonl and sidecar files read
     rejected: list[Rejection] = field(default_factory=list)  # files that are not images
     notes: list[str] = field(default_factory=list)  # warnings worth showing
 
@@ -205,12 +200,13 @@ def _is(entry: os.DirEntry[str], kind: str) -> bool:
         return False
 
 
-def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], outside: list[Path]) -> Iterator[tuple[Path, list[str]]]:
-    """(folder, names of its files) for ``root`` and, if recursive, its subfolders; hidden entries skipped.
+def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], outside: list[Path]) -> Iterator[tuple[Path, str]]:
+    """(folder, file name) for each file of ``root`` and, if recursive, its subfolders'; hidden entries skipped.
 
-    A symbolic link that leaves ``root`` is not followed (a received folder must not make ingest
-    read, say, ``~/.ssh`` into a caption): it goes to ``outside`` instead. Links within are followed.
-    Files are named, not made Paths: a folder of 100k images is 100k short strings here.
+    A folder's files come in the order the OS lists them, one at a time (a folder of 100k
+    images is never a list here: the scan sorts them on disk). A symbolic link that leaves
+    ``root`` is not followed (a received folder must not make ingest read, say, ``~/.ssh`` into
+    a caption): it goes to ``outside`` instead. Links within are followed.
     """
     real_root = root.resolve()
     stack, visited = [root], set()
@@ -219,7 +215,6 @@ def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], o
         if folder.resolve() in visited:  # a symlink loop must not walk forever
             continue
         visited.add(folder.resolve())
-        files: list[str] = []
         subdirs: list[Path] = []
         try:
             with os.scandir(folder) as entries:
@@ -231,24 +226,30 @@ def _walk(root: Path, recursive: bool, exclude: Path | None, notes: list[str], o
                     elif _is(e, "dir"):
                         subdirs.append(folder / e.name)
                     elif _is(e, "file"):
-                        files.append(e.name)
+                        yield folder, e.name
         except OSError as e:
             notes.append(f"cannot read folder {folder}: {e.strerror or e}")
             continue
-        files.sort(key=natural_key)
-        yield folder, files
         if recursive:
             stack.extend(sorted(subdirs, key=lambda p: natural_key(p.name), reverse=True))
 
 
-def _read_metadata(path: Path, root: Path, notes: list[str]) -> dict[str, str]:
-    """The rows of one metadata.jsonl by image path relative to ``root``, each as its line of JSON; bad lines become notes.
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: a file name that was not valid UTF-8 on disk comes with lone surrogates, which no JSON file or database takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
-    A line is kept as text (a quarter of its parsed dict) and parsed again when its image's
-    candidate is made. Read line by line, split as ``str.splitlines`` splits.
+
+def _read_metadata(path: Path, root: Path, notes: list[str], db: sqlite3.Connection) -> None:
+    """Each row of one metadata.jsonl into table ``caption_row``, as its line of JSON by the image path relative to ``root``; bad lines become notes.
+
+    A row for a file named before replaces the earlier one. The line is parsed again when its
+    image's candidate is made. Read line by line, split as ``str.splitlines`` splits.
     """
     base = path.parent
-    rows: dict[str, str] = {}
     where = path.relative_to(root).as_posix()
     with open(path, encoding="utf-8", errors="replace", newline="") as f:
         lines = (piece for physical in f for piece in physical.splitlines())  # a physical line is never empty
@@ -260,21 +261,27 @@ def _read_metadata(path: Path, root: Path, notes: list[str]) -> dict[str, str]:
             except json.JSONDecodeError:
                 notes.append(f"{where}:{n}: not valid JSON, line ignored")
                 continue
-            if not isinstance(row, dict) or not isinstance(row.get("file_name"), str):
+            if not isinstance(row, dict) or not isinstance(row.get("file_name"), str) or not _utf8(row["file_name"]):
                 notes.append(f"{where}:{n}: no \"file_name\", line ignored")
                 continue
             rel = Path(os.path.relpath(os.path.normpath(base / row["file_name"]), root)).as_posix()
-            rows[rel] = line
-    return rows
+            db.execute("INSERT OR REPLACE INTO caption_row VALUES (?, ?)", (rel, line))
 
 
-def _unique_id(stem: str, used: set[str]) -> str:
-    new, n = stem, 1
-    while new in used:
-        n += 1
-        new = f"{stem}-{n}"
-    used.add(new)
-    return new
+class _Ids:
+    """Sample ids made unique in the order asked: ``photo``, then ``photo-2``, ``photo-3`` ...; those given kept in a scratch database."""
+
+    def __init__(self, db: sqlite3.Connection | None = None):
+        self._db = db or scratch_db()
+        self._db.execute("CREATE TABLE used_id (id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def unique(self, stem: str) -> str:
+        """``stem``, or ``stem-N`` with the smallest N from 2 not given yet."""
+        new, n = stem, 1
+        while self._db.execute("INSERT OR IGNORE INTO used_id VALUES (?)", (new,)).rowcount == 0:
+            n += 1
+            new = f"{stem}-{n}"
+        return new
 
 
 def _texts(value: Any) -> list[str]:
@@ -283,15 +290,11 @@ def _texts(value: Any) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in values if isinstance(v, str) and v.strip()))
 
 
-def _caption(c: Candidate, metadata: dict[str, str], real_root: Path) -> None:
-    """Attach caption and labels: metadata.jsonl first, then a sidecar .txt / .caption (not one that links outside ``real_root``).
-
-    The metadata row used is taken out of ``metadata`` (each image is captioned once), so its
-    text is freed as the candidate's own row is made.
-    """
-    line = metadata.pop(c.rel, None)
-    if line is not None:
-        row = json.loads(line)  # valid: _read_metadata kept only rows that parse
+def _caption(c: Candidate, db: sqlite3.Connection, real_root: Path) -> None:
+    """Attach caption and labels: metadata.jsonl first (table ``caption_row``), then a sidecar .txt / .caption (not one that links outside ``real_root``)."""
+    found = db.execute("SELECT line FROM caption_row WHERE rel = ?", (c.rel,)).fetchone()
+    if found is not None:
+        row = json.loads(found[0])  # valid: _read_metadata kept only rows that parse
         c.labels = {k: v for k, v in row.items() if k not in ("file_name", *CAPTION_KEYS)}
         texts = next((t for t in (_texts(row.get(k)) for k in CAPTION_KEYS) if t), [])
         if texts:
@@ -306,64 +309,81 @@ def _caption(c: Candidate, metadata: dict[str, str], real_root: Path) -> None:
                 return
 
 
+_SCAN_TABLES = """
+CREATE TABLE image (folder INTEGER, key BLOB, rel TEXT, stem TEXT);  -- every image file; key: natural_bytes(name)
+CREATE TABLE other (folder INTEGER, key BLOB, rel TEXT);  -- files neither images nor metadata.jsonl
+CREATE TABLE caption_row (rel TEXT PRIMARY KEY, line TEXT) WITHOUT ROWID;  -- metadata.jsonl lines by the image they name
+"""
+
+
 def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Path | None = None) -> Found:
     """The images of ``root`` to try (after ``every``); caption files consumed, other files rejected.
 
     ``exclude`` is a path never read (the dataset being written, when it lies inside ``root``).
-    Per image only its name is held while the folder is walked, and a :class:`Listing` row after.
+    What the scan keeps per file (names, metadata rows, ids, the listing) lives in a scratch
+    database (:mod:`pointdiff.data.scratch`), so a folder of any size costs the same memory;
+    only rejections and notes are held. Folders are visited depth first in natural order and
+    each folder's files in natural order (ties, such as ``a1`` and ``a01``, by name).
     """
     found = Found([], 0, {"recursive": recursive})
-    metadata: dict[str, str] = {}  # image rel -> its metadata.jsonl line
-    all_images: list[str] = []  # rel of every image, in order
-    kept = bytearray()  # per image in all_images: 1 if kept by ``every``
-    others: list[str] = []  # rel of files neither images nor metadata
+    db = scratch_db()
+    db.executescript(_SCAN_TABLES)
     outside: list[Path] = []
-    for folder, files in _walk(root, recursive, exclude, found.notes, outside):
-        found.files_seen += len(files)
-        prefix = "" if folder == root else folder.relative_to(root).as_posix() + "/"
-        k = 0  # frames of this folder so far
-        for name in files:
-            suffix = PurePath(name).suffix
-            if suffix.lower() in IMAGE_EXTENSIONS:
-                all_images.append(prefix + name)
-                kept.append(k % every == 0)
-                found.skipped_by_every += k % every != 0
-                k += 1
-            elif name == METADATA_FILE:
-                metadata.update(_read_metadata(folder / name, root, found.notes))  # deeper files come later and win
-                found.consumed.append(prefix + name)
-            else:
-                others.append(prefix + name)
+    sidecars = False  # whether any file could be a sidecar caption
+    last: Path | None = None
+    folders, prefix = 0, ""
+    for folder, name in _walk(root, recursive, exclude, found.notes, outside):
+        found.files_seen += 1
+        if folder != last:
+            last, folders = folder, folders + 1
+            prefix = "" if folder == root else folder.relative_to(root).as_posix() + "/"
+        rel, suffix = prefix + name, PurePath(name).suffix.lower()
+        if not _utf8(rel):
+            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            found.rejected.append(Rejection(shown, Rejection.UNREADABLE, "its name is not valid UTF-8; rename the file to include it"))
+        elif suffix in IMAGE_EXTENSIONS:
+            db.execute("INSERT INTO image VALUES (?, ?, ?, ?)", (folders, natural_bytes(name), rel, rel.rsplit(".", 1)[0]))
+        elif name == METADATA_FILE:
+            _read_metadata(folder / name, root, found.notes, db)  # deeper files come later and win
+            found.caption_files += 1
+        else:
+            sidecars |= suffix in SIDECAR_EXTENSIONS
+            db.execute("INSERT INTO other VALUES (?, ?, ?)", (folders, natural_bytes(name), rel))
     unread = [e.name for e in os.scandir(root) if not e.name.startswith(".") and _is(e, "dir") and root / e.name != exclude] if not recursive else []
     if unread:
         found.notes.append(f"{len(unread)} subfolder(s) not read, e.g. {unread[0]}/; add --recursive to include them")
 
-    stems = {rel.rsplit(".", 1)[0] for rel in all_images} if any(PurePath(rel).suffix.lower() in SIDECAR_EXTENSIONS for rel in others) else set()
-    for rel in others:
+    if sidecars:
+        db.execute("CREATE INDEX image_stem ON image (stem)")
+    for (rel,) in db.execute("SELECT rel FROM other ORDER BY folder, key, rel"):
         p = PurePath(rel)
-        if p.suffix.lower() in SIDECAR_EXTENSIONS and rel.rsplit(".", 1)[0] in stems:
-            found.consumed.append(rel)
+        if p.suffix.lower() in SIDECAR_EXTENSIONS and db.execute("SELECT 1 FROM image WHERE stem = ?", (rel.rsplit(".", 1)[0],)).fetchone():
+            found.caption_files += 1
         elif p.suffix.lower() in SIDECAR_EXTENSIONS:
             found.rejected.append(Rejection(rel, Rejection.NOT_IMAGE, f"a caption file with no image named {p.stem}.*"))
         else:
             found.rejected.append(Rejection(rel, Rejection.NOT_IMAGE, f"extension {p.suffix or '(none)'} is not one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}"))
-    del stems
     for p in outside:
         found.rejected.append(Rejection(p.relative_to(root).as_posix(), Rejection.OUTSIDE, f"a symbolic link to {p.resolve()}, outside the source folder: not followed (copy it in to use it)"))
-    unmatched = sorted(set(metadata).difference(all_images))
+    unmatched, first = db.execute("SELECT count(*), min(rel) FROM caption_row WHERE rel NOT IN (SELECT rel FROM image)").fetchone()
     if unmatched:
-        found.notes.append(f"{METADATA_FILE}: {len(unmatched)} row(s) name files not found, e.g. {unmatched[0]}")
+        found.notes.append(f"{METADATA_FILE}: {unmatched} row(s) name files not found, e.g. {first}")
 
     # Ids depend on file names only (not on which files turn out bad), so they are stable.
-    used: set[str] = set()
-    listing = Listing(root)
+    ids = _Ids(db)
+    listing = Listing(root, db)
     real_root = root.resolve()
-    for rel, keep in zip(all_images, kept):
-        sid = _unique_id(rel.rsplit(".", 1)[0], used)
-        if keep:
-            c = Candidate(root / rel, rel, sid)
-            _caption(c, metadata, real_root)
-            listing.append(c)
+    last_folder, k = -1, 0  # k: the image's place in its folder, for ``every``
+    for folder_n, rel in db.execute("SELECT folder, rel FROM image ORDER BY folder, key, rel"):
+        k = k + 1 if folder_n == last_folder else 0
+        last_folder = folder_n
+        sid = ids.unique(rel.rsplit(".", 1)[0])
+        if k % every:
+            found.skipped_by_every += 1
+            continue
+        c = Candidate(root / rel, rel, sid)
+        _caption(c, db, real_root)
+        listing.append(c)
     found.candidates, found.total = listing, len(listing)
     return found
 
@@ -390,9 +410,9 @@ def render_builtin(name: str, root: Path, settings: BuiltinSettings, every: int 
     info = {"count": settings.count, "seed": settings.seed, "captions": settings.captions, **source.info}
 
     def candidates() -> Iterator[Candidate]:
-        used: set[str] = set()
+        ids = _Ids()
         for sample in source.samples(settings.count, settings.seed, every, settings.captions):
-            sid = _unique_id(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(sample.id)), used)
+            sid = ids.unique(re.sub(r"[^A-Za-z0-9_.-]+", "-", str(sample.id)))
             path = images / f"{sid}.png"
             # Level 1: line art compresses almost as well as at the default 6, several times faster.
             sample.image.save(path, format="PNG", compress_level=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from PIL import Image
 
 from pointdiff.data import dataset as dataset_module
 from pointdiff.data import sampler as sampler_module
-from pointdiff.data.dataset import Dataset, DatasetWriter, Record, Rejection
+from pointdiff.data.dataset import Dataset, DatasetWriter, PackedStrings, Record, Rejection
 from pointdiff.data.sampler import PointSampler, StreamedPointSampler
 from pointdiff.data.images import pixel_size, pixels_to_points, points_to_pixels
 from pointdiff.data.ingest import IngestConfig, ingest
@@ -242,3 +243,14 @@ def test_records_survive_a_trip_to_another_process(tmp_path: Path) -> None:
 
     whole = hashlib.sha256((tmp_path / "ds" / "manifest.jsonl").read_bytes() + ds.offsets.tobytes()).hexdigest()[:16]
     assert fingerprint == whole  # the manifest hashed in blocks: the fingerprint runs recorded before
+
+
+def test_packed_strings_read_back_as_stored() -> None:
+    texts = ["a", "", "café", "sub/photo-2", "\udcff"]  # a lone surrogate: a name that was not UTF-8 on disk
+    packed = PackedStrings()
+    for t in texts:
+        packed.append(t)
+    assert len(packed) == 5 and list(packed) == texts and packed[-1] == texts[-1] and packed[1:3] == texts[1:3]
+    with pytest.raises(IndexError):
+        packed[5]
+    assert pickle.loads(pickle.dumps(packed))[2] == "café"

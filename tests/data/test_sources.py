@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pointdiff.data.dataset import Rejection
+from pointdiff.data.dataset import REJECTED_FILE, Rejection
+from pointdiff.data.ingest import IngestConfig, ingest
 from pointdiff.data.sources import BuiltinSettings, parse_source, render_builtin, scan_folder
 from pointdiff.errors import PointdiffError
+from pointdiff.store import read_jsonl
 
 
 def draw(path: Path, k: int = 0) -> Path:
@@ -48,7 +51,7 @@ def test_scan_folder_order_every_captions_and_what_it_saw(tmp_path: Path) -> Non
     got = [(c.id, c.caption, c.caption_from, c.labels) for c in found.candidates]
     assert got == [("frame1", "first frame", "sidecar .txt", {}), ("frame3", "third", "metadata.jsonl", {"pose": "left"})]  # 1, 2, 3, 10: every 2nd
     assert (found.total, found.files_seen, found.skipped_by_every) == (2, 8, 2)
-    assert sorted(found.consumed) == ["frame1.txt", "metadata.jsonl"]
+    assert found.caption_files == 2  # frame1.txt and metadata.jsonl
     assert [(r.source, r.kind) for r in found.rejected] == [("lonely.txt", Rejection.NOT_IMAGE), ("notes.pdf", Rejection.NOT_IMAGE)]
     assert "not valid JSON" in found.notes[0] and "--recursive" in found.notes[1]
     assert found.info == {"recursive": False}
@@ -105,3 +108,27 @@ def test_a_folder_listing_gives_the_same_candidates_each_time_it_is_read(tmp_pat
         (src / "sub" / "c.png", "sub/c.png", "sub/c", "café", [], "metadata.jsonl", {}),
     ]
     assert found.notes == ["metadata.jsonl:4: not valid JSON, line ignored"]  # blank lines count in the numbering
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_and_the_rest_taken(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    try:
+        draw(Path(os.fsdecode(bytes(src) + b"/a\xff.png")))
+    except (OSError, ValueError):  # a file system that insists on valid names (macOS)
+        pytest.skip("this file system refuses names that are not UTF-8")
+    draw(src / "b.png")
+    found = scan_folder(src)
+    assert [c.id for c in found.candidates] == ["b"]
+    assert [(r.source, r.kind) for r in found.rejected] == [("a\ufffd.png", Rejection.UNREADABLE)] and "not valid UTF-8" in found.rejected[0].detail
+    rep = ingest(src, tmp_path / "ds", IngestConfig(workers=1, contact_sheet=0))  # it used to stop ingest with a UnicodeEncodeError
+    assert rep.taken == 1 and [row["source"] for row in read_jsonl(tmp_path / "ds" / REJECTED_FILE)] == ["a\ufffd.png"]
+
+
+def test_ties_in_natural_order_and_every_counted_per_folder(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for k, name in enumerate(("f01.png", "f1.png", "F2.png", "f10.png", "sub/f1.png", "sub/f2.png", "sub/f3.png")):
+        draw(src / name, k)
+    found = scan_folder(src, recursive=True, every=2)
+    assert [c.rel for c in found.candidates] == ["f01.png", "F2.png", "sub/f1.png", "sub/f3.png"]  # f01 = f1 by value: the name breaks the tie
+    assert found.skipped_by_every == 3
