@@ -266,6 +266,15 @@ def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
         raise PointdiffError(f"{path} is not a plain array file ({e}); the dataset is damaged: ingest it again") from None
 
 
+def _position(i: Any, n: int, what: str) -> int:
+    """Index ``i`` of a sequence of ``n`` as a position from 0 (negative counts from the end); IndexError outside."""
+    k = operator.index(i)
+    k = k + n if k < 0 else k
+    if not 0 <= k < n:
+        raise IndexError(f"{what} {i} of {n}")
+    return k
+
+
 def pread(fd: int, nbytes: int, offset: int, lock: threading.Lock) -> bytes:
     """``nbytes`` from ``offset`` of an open file, into a fresh buffer; the file's position is never shared state."""
     if hasattr(os, "pread"):
@@ -303,11 +312,7 @@ class Records(Sequence[Record]):
     def __getitem__(self, i: int | slice) -> Record | list[Record]:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        k = operator.index(i)
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(f"record {i} of {len(self)}")
+        k = _position(i, len(self), "record")
         start, end = int(self._starts[k]), int(self._ends[k])
         return self._parse(pread(self._fd, end - start, start, self._lock), k)
 
@@ -373,11 +378,7 @@ class PackedStrings(Sequence[str]):
     def __getitem__(self, i: int | slice) -> str | list[str]:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        k = operator.index(i)
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(f"string {i} of {len(self)}")
+        k = _position(i, len(self), "string")
         start = self._ends[k - 1] if k else 0
         return self._data[start : self._ends[k]].decode("utf-8", "surrogatepass")
 
