@@ -132,7 +132,7 @@ class Trainer:
         opt = torch.optim.AdamW if cfg.weight_decay > 0 else torch.optim.Adam
         self.optimizer = opt(self.model.parameters(), lr=cfg.lr, **({"weight_decay": cfg.weight_decay} if cfg.weight_decay > 0 else {}))
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.cond = data.cond  # a large dataset's vectors stay in their file (DiskRows): a step reads its batch's rows
+        self.cond = data.cond.to(self.device)  # a large dataset's vectors stay in their file (DiskRows.to): a step reads its batch's rows
         self.precision = resolve_precision(cfg.precision, self.device)  # what "auto" means on this machine
         self.step = 0
         self.losses: list[float] = []
@@ -221,7 +221,7 @@ class Trainer:
         idx, x0, x1, t, keep = idx[mine], x0[mine], x1[mine], t[mine], keep[mine]
         if x1.shape[1]:  # draws nothing: its place after t and keep changes no number
             x0 = pair_noise(x0, x1, cfg.pairing, cfg.pairing_chunk)
-        cond = self.cond[idx.cpu()].to(self.device)
+        cond = self.cond[idx.to(self.cond.device)].to(self.device)  # gathered where the vectors are: the device, or disk
         if wobble is not None:  # a nearby direction of the text space, still a unit vector (zero stays the null condition)
             cond = F.normalize(cond + wobble[mine].to(self.device), dim=1)
         cond = cond * keep.to(self.device)[:, None]

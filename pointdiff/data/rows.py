@@ -104,6 +104,11 @@ class DiskRows:
         return cls(file, 0, rows, columns, np.dtype("<f4"))
 
     ndim = 2
+    device = torch.device("cpu")  # where indices must be to read rows, as a tensor's device
+
+    def to(self, *args: Any, **kwargs: Any) -> "DiskRows":
+        """These rows, left on disk: ``table.to(device)`` holds a tensor there and leaves DiskRows be, so callers move what they read."""
+        return self
 
     def __len__(self) -> int:
         return self.rows

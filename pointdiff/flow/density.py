@@ -276,7 +276,7 @@ class DensityFlow(VelocityModel):
                 yield self.basis.encode(grids(range(a, min(n, a + _FIT_CHUNK))).to(self.basis.mean.device))
                 report(progress, min(n, a + _FIT_CHUNK), n)
 
-        self.codes = DiskRows.spill(coded(), self.components).held_if_small()
+        self.codes = DiskRows.spill(coded(), self.components).held_if_small().to(self.basis.mean.device)
 
     # --- training ---
     @property
@@ -290,7 +290,7 @@ class DensityFlow(VelocityModel):
             raise TypeError("a density model trains on (cond, picture=indices, noise=...) after fit(sampler); draw with field(cond, start=...)")
         noise = noise.float()
         k = self.components
-        return None, self.prior.loss(self.codes[picture.cpu()].to(noise.device), noise[:, :k], noise[:, k], cond)
+        return None, self.prior.loss(self.codes[picture.to(self.codes.device)].to(noise.device), noise[:, :k], noise[:, k], cond)
 
     # --- sampling ---
     def sample_codes(self, cond: Tensor, noise: Tensor, guidance: float = 1.0) -> Tensor:

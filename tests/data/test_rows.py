@@ -47,6 +47,7 @@ def test_spilled_rows_read_back_exactly_and_copies_share_them() -> None:
     assert rows.shape == (7, 3)
     torch.testing.assert_close(rows[torch.arange(7)], torch.cat([c.float() for c in chunks]), rtol=0, atol=0)
     assert copy.deepcopy({"codes": rows})["codes"] is rows  # an EMA copy of a model reads the same file
+    assert rows.to("cuda") is rows and rows.device == torch.device("cpu")  # a model's move leaves them on disk; indices go to the CPU
     with pytest.raises(ValueError, match="\\[n, 3\\]"):
         DiskRows.spill([torch.zeros(2, 4)], 3)
 
