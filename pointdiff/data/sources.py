@@ -374,10 +374,10 @@ def scan_folder(root: Path, recursive: bool = False, every: int = 1, exclude: Pa
     listing = Listing(root, db)
     real_root = root.resolve()
     last_folder, k = -1, 0  # k: the image's place in its folder, for ``every``
-    for folder_n, rel in db.execute("SELECT folder, rel FROM image ORDER BY folder, key, rel"):
+    for folder_n, rel, stem in db.execute("SELECT folder, rel, stem FROM image ORDER BY folder, key, rel"):
         k = k + 1 if folder_n == last_folder else 0
         last_folder = folder_n
-        sid = ids.unique(rel.rsplit(".", 1)[0])
+        sid = ids.unique(stem)
         if k % every:
             found.skipped_by_every += 1
             continue
